@@ -1,0 +1,227 @@
+"""The engine: the only place that knows the chain rule.
+
+Two plain loops over the nodes in creation (= topological) order:
+
+* ``forward``: each node's value, and its local gradient per input edge
+  (d node / d input), stored as data so tables and traces read the same numbers;
+* ``backward``: the gradient of the output for every node, in reverse order:
+  ``grad[input] += grad[node] * local`` -- the ``+=`` is where the
+  contributions of a value used several times are summed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import EvalError, InputError
+from .graph import Graph
+
+_isfinite = math.isfinite
+_ARITH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
+
+
+def fmt(x: float) -> str:
+    """A short number for messages."""
+    return f"{x:.6g}"
+
+
+def describe(graph: Graph, i: int) -> str:
+    """'n3 (log)' or "n3 'z' (add)" for messages."""
+    op = graph.ops[i]
+    label = graph.labels[i]
+    if op.name in ("var", "const"):
+        return f"n{i} {label!r}"
+    return f"n{i} {label!r} ({op.name})" if label else f"n{i} ({op.name})"
+
+
+def _args_text(graph: Graph, i: int, values) -> str:
+    """'x = 0, n3 = 0.333' -- literals show just their value."""
+    parts = []
+    for j, v in zip(graph.inputs[i], values):
+        op, label = graph.ops[j], graph.labels[j]
+        if op.name == "const":
+            parts.append(fmt(v))
+        else:
+            parts.append(f"{label or f'n{j}'} = {fmt(v)}")
+    return ", ".join(parts)
+
+
+def _domain_error(graph: Graph, i: int, args, exc: BaseException | None) -> EvalError:
+    op = graph.ops[i]
+    shown = _args_text(graph, i, args)
+    where = f"node {describe(graph, i)}"
+    if isinstance(exc, OverflowError):
+        message = f"{op.name} overflows at {where}: the result for {shown} is too large " \
+                  "for a double-precision float"
+    elif exc is None:
+        message = f"the value of {where} is not finite for {shown}"
+    elif isinstance(exc, ZeroDivisionError) and op.name == "div":
+        message = f"division by zero at {where} ({shown})"
+    else:
+        needs = f": it needs {op.domain}" if op.domain else ""
+        message = f"{op.name} is not defined at {shown}{needs} ({where})"
+    return EvalError(message, source=graph.source, span=(graph.starts[i], graph.ends[i]))
+
+
+def bind(graph: Graph, at: dict[str, float]) -> list[float]:
+    """Initial values: constants and bound variables; InputError for unbound ones."""
+    values = [0.0] * len(graph)
+    for i, v in graph.consts.items():
+        values[i] = v
+    missing = []
+    for name, i in graph.variables.items():
+        v = at.get(name)
+        if v is None:
+            missing.append((name, i))
+        else:
+            values[i] = float(v)
+    if missing:
+        name, i = missing[0]
+        from .parser import suggest
+
+        others = [n for n in at if n not in graph.variables]
+        near = suggest(name, others)
+        names = ", ".join(n for n, _ in missing)
+        hint = f"--at binds {near!r}: did you mean {name}?" if near else \
+            f"bind it with --at {name}=..."
+        plural = "s" if len(missing) > 1 else ""
+        raise InputError(f"no value for the variable{plural} {names}", source=graph.source,
+                         span=(graph.starts[i], graph.ends[i]), hint=hint)
+    return values
+
+
+def forward(graph: Graph, values: list[float], *, local: bool = True):
+    """Fill ``values`` in place; return the local gradients (or None) and kink nodes.
+
+    Raises EvalError at the first node whose value is outside its op's domain
+    or not finite.
+    """
+    ops, inputs = graph.ops, graph.inputs
+    locals_: list = [()] * len(ops) if local else None
+    nan = math.nan
+    for i, ins in enumerate(inputs):
+        k = len(ins)
+        if not k:
+            continue
+        op = ops[i]
+        if k == 1:
+            a = values[ins[0]]
+            try:
+                v = op.value(a)
+            except _ARITH_ERRORS as exc:
+                raise _domain_error(graph, i, (a,), exc) from None
+            if not _isfinite(v):
+                raise _domain_error(graph, i, (a,), None)
+            values[i] = v
+            if local:
+                try:
+                    locals_[i] = op.local(a, v)
+                except _ARITH_ERRORS:
+                    locals_[i] = (nan,)
+        else:
+            args = [values[j] for j in ins]
+            try:
+                v = op.value(*args)
+            except _ARITH_ERRORS as exc:
+                raise _domain_error(graph, i, args, exc) from None
+            if not _isfinite(v):
+                raise _domain_error(graph, i, args, None)
+            values[i] = v
+            if local:
+                try:
+                    locals_[i] = op.local(*args, v)
+                except _ARITH_ERRORS:
+                    locals_[i] = (nan,) * k
+    kinks = [i for i in graph.kink_nodes
+             if graph.ops[i].kink(*[values[j] for j in graph.inputs[i]])]
+    return locals_, kinks
+
+
+def backward(graph: Graph, values: list[float], locals_: list) -> list[float]:
+    """The gradient of the output with respect to every node.
+
+    ``values`` is only read to name the culprit when a gradient is not finite.
+    """
+    inputs = graph.inputs
+    grads = [0.0] * len(inputs)
+    grads[graph.output] = 1.0
+    for i in range(graph.output, -1, -1):
+        ins = inputs[i]
+        if not ins:
+            continue
+        g = grads[i]
+        loc = locals_[i]
+        if len(ins) == 1:
+            grads[ins[0]] += g * loc[0]
+        else:
+            for j, lg in zip(ins, loc):
+                grads[j] += g * lg
+    if not all(_isfinite(grads[v]) for v in graph.variables.values()):
+        raise _gradient_error(graph, values, locals_, grads)
+    return grads
+
+
+def _gradient_error(graph: Graph, values, locals_, grads) -> EvalError:
+    """Name the node where a non-finite gradient arose.
+
+    The highest node that needs a gradient and has a non-finite one received
+    it from a consumer whose local gradient (or upstream × local) was not finite.
+    """
+    requires, inputs = graph.requires, graph.inputs
+    bad = [name for name, v in graph.variables.items() if not _isfinite(grads[v])]
+    hint = "not finite: " + ", ".join(f"df/d{name} = {fmt(grads[graph.variables[name]])}"
+                                       for name in bad)
+    k = max(i for i in range(len(grads)) if requires[i] and not _isfinite(grads[i]))
+    for c in range(k + 1, len(inputs)):
+        for pos, j in enumerate(inputs[c]):
+            lg = locals_[c][pos]
+            if j == k and not _isfinite(grads[c] * lg):
+                op = graph.ops[c]
+                shown = _args_text(graph, c, [values[x] for x in inputs[c]])
+                if _isfinite(lg):
+                    why = f"upstream gradient {fmt(grads[c])} × local gradient {fmt(lg)} overflows"
+                else:
+                    which = f" with respect to input {pos + 1}" if len(inputs[c]) > 1 else ""
+                    why = f"the local gradient of {op.name}{which} is not finite at {shown}"
+                return EvalError(f"the gradient is not finite at node {describe(graph, c)}: {why}",
+                                 source=graph.source, span=(graph.starts[c], graph.ends[c]),
+                                 hint=hint)
+    return EvalError(f"the gradient of node {describe(graph, k)} is not finite",
+                     source=graph.source, span=(graph.starts[k], graph.ends[k]), hint=hint)
+
+
+@dataclass
+class Evaluation:
+    """Values, local gradients and output gradients of one evaluation."""
+
+    graph: Graph
+    at: dict[str, float]
+    values: list[float]
+    local: list
+    grads: list[float]
+    kinks: list[int] = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        return self.values[self.graph.output]
+
+    @property
+    def gradient(self) -> dict[str, float]:
+        """d output / d input for every input variable, by name."""
+        return {name: self.grads[i] for name, i in self.graph.variables.items()}
+
+
+def evaluate(graph: Graph, at: dict[str, float]) -> Evaluation:
+    """Forward and backward pass at the point ``at`` (name -> value)."""
+    values = bind(graph, at)
+    locals_, kinks = forward(graph, values)
+    grads = backward(graph, values, locals_)
+    return Evaluation(graph, dict(at), values, locals_, grads, kinks)
+
+
+def value_at(graph: Graph, at: dict[str, float]) -> float:
+    """The output's value only (no local gradients): used by finite differences."""
+    values = bind(graph, at)
+    forward(graph, values, local=False)
+    return values[graph.output]

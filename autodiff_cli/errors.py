@@ -1,0 +1,89 @@
+"""Errors are values with a location; the CLI maps them to exit codes in one place.
+
+The library raises these and never prints or exits. ``span`` is a (start, end)
+pair of character offsets into ``source`` (the formula as given), used to draw
+the caret block under the offending text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+class AdiffError(Exception):
+    exit_code = 70
+
+    def __init__(self, message: str, *, source: str | None = None,
+                 span: tuple[int, int] | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.source = source
+        self.span = span
+        self.hint = hint
+
+    def render(self) -> str:
+        """The message, then the source line with carets under the span, then the hint."""
+        lines = [f"Error: {self.message}"]
+        if self.source is not None and self.span is not None:
+            lines.extend(caret_block(self.source, *self.span))
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
+
+
+class InputError(AdiffError):
+    """Bad input: syntax, unknown names, arity, bindings, options (exit 2)."""
+
+    exit_code = 2
+
+
+class EvalError(AdiffError):
+    """A value outside an op's domain or a non-finite value/gradient (exit 3)."""
+
+    exit_code = 3
+
+
+def line_col(source: str, pos: int) -> tuple[int, int]:
+    """1-based line and column of character offset ``pos``."""
+    line = source.count("\n", 0, pos) + 1
+    col = pos - (source.rfind("\n", 0, pos) + 1) + 1
+    return line, col
+
+
+_WINDOW = 72  # characters of a long line shown around the caret
+
+
+def _printable(ch: str) -> str:
+    # One display column per character so the caret lines up: control and
+    # format characters (NUL, bidi overrides, ...) and combining marks are
+    # shown as a visible placeholder.
+    if ch == "\t":
+        return " "
+    cat = unicodedata.category(ch)
+    if cat[0] == "C" or cat[0] == "M" or unicodedata.east_asian_width(ch) in ("W", "F"):
+        return "\N{REPLACEMENT CHARACTER}" if cat[0] == "C" else "?"
+    return ch
+
+
+def caret_block(source: str, start: int, end: int) -> list[str]:
+    """Two lines: the source line holding ``start`` (cut to a window), and carets."""
+    start = max(0, min(start, len(source)))
+    end = max(start + 1, min(end, len(source) + 1))
+    line_start = source.rfind("\n", 0, start) + 1
+    line_end = source.find("\n", start)
+    if line_end == -1:
+        line_end = len(source)
+    end = min(end, max(line_end, start + 1))
+    lo, hi = line_start, line_end
+    prefix = suffix = ""
+    if hi - lo > _WINDOW:
+        lo = max(line_start, start - _WINDOW // 3)
+        hi = min(line_end, max(lo + _WINDOW, min(end, lo + _WINDOW)))
+        if lo > line_start:
+            prefix = "..."
+        if hi < line_end:
+            suffix = "..."
+    text = "".join(_printable(c) for c in source[lo:hi])
+    width = max(1, min(end, hi + 1) - start)
+    carets = " " * (len(prefix) + start - lo) + "^" * width
+    return ["  " + prefix + text + suffix, "  " + carets]

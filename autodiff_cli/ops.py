@@ -1,0 +1,297 @@
+"""The op table: the only place that knows calculus.
+
+Each row says what an op is: its name (the JSON ``op`` and the grammar alias),
+its arity, its value, its local derivatives given the inputs *and the output*,
+the domain in words (for error messages), its display symbol, and, for ops
+that are not differentiable everywhere, where their kink is and which
+convention the engine uses there.
+
+Rules never raise for an ordinary point of the domain; a local derivative that
+does not exist comes back as ``inf``/``nan`` (or raises an arithmetic error),
+and the engine turns that into an evaluation error naming the node -- but only
+when a gradient actually has to flow through that edge.
+
+Floating-point rules are deliberate: ``math.pow`` instead of ``**`` (which
+silently returns complex numbers for a negative base), stable forms for
+``sigmoid``, ``softplus`` and ``logsumexp``, and ``log1p``/``expm1`` where they
+keep precision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_INF = math.inf
+_NAN = math.nan
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    arity: int | None  # None: variadic, at least ``min_arity`` inputs
+    value: Callable[..., float]
+    # (a, b, ..., out) -> (d out/d a, d out/d b, ...); one entry per input.
+    local: Callable[..., tuple]
+    domain: str | None = None  # the domain in words, for error messages
+    symbol: str = ""  # how tables, DOT and the printer show it
+    kind: str = "function"  # "leaf", "infix", "prefix" or "function"
+    # For non-differentiable points: kink(a, b, ...) -> True at the kink.
+    kink: Callable[..., bool] | None = None
+    convention: str = ""  # the derivative the engine uses at the kink
+    min_arity: int = 1
+    # A formula in the inputs a, b that computes the same value from primitive
+    # ops; ops with one are "fused" nodes that --expand can rewrite.
+    expand: str | None = None
+    aliases: tuple[str, ...] = field(default=())
+
+    def arity_text(self) -> str:
+        if self.arity is None:
+            return f"at least {self.min_arity} argument{'s' if self.min_arity != 1 else ''}"
+        return f"{self.arity} argument{'s' if self.arity != 1 else ''}"
+
+
+# ---------------------------------------------------------------- helpers
+
+def _cbrt(a: float) -> float:
+    # math.cbrt exists from Python 3.11; math.pow on |a| keeps the sign right.
+    return math.copysign(math.pow(abs(a), 1.0 / 3.0), a)
+
+
+_cbrt = getattr(math, "cbrt", _cbrt)
+
+
+def _sigmoid(a: float) -> float:
+    if a >= 0.0:
+        return 1.0 / (1.0 + math.exp(-a))
+    z = math.exp(a)
+    return z / (1.0 + z)
+
+
+def _sigmoid_grad(a: float) -> float:
+    # s(a)·s(-a) = e^-|a| / (1 + e^-|a|)^2 keeps full relative precision in
+    # both tails, where out·(1 - out) would round to 0 for large a.
+    z = math.exp(-abs(a))
+    return z / ((1.0 + z) * (1.0 + z))
+
+
+def _softplus(a: float) -> float:
+    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+
+def _logsumexp(*xs: float) -> float:
+    m = max(xs)
+    return m + math.log(math.fsum(math.exp(x - m) for x in xs))
+
+
+def _pow(a: float, b: float) -> float:
+    return math.pow(a, b)
+
+
+def _pow_local(a: float, b: float, out: float) -> tuple[float, float]:
+    # d/da a^b = b·a^(b-1); at a = 0 that is 0 for b > 1 or b == 0, 1 for b == 1,
+    # and infinite for 0 < b < 1 (the engine reports it if it is needed).
+    if a == 0.0:
+        if b == 0.0 or b > 1.0:
+            da = 0.0
+        elif b == 1.0:
+            da = 1.0
+        else:
+            da = _INF
+    else:
+        da = b * math.pow(a, b - 1.0) if out != 0.0 else b * out / a
+    # d/db a^b = a^b·ln a, defined for a > 0; 0 at a = 0 (b > 0), and not
+    # defined for a negative base (only integer exponents exist there).
+    if a > 0.0:
+        db = out * math.log(a)
+    elif a == 0.0 and b > 0.0:
+        db = 0.0
+    else:
+        db = _NAN
+    return da, db
+
+
+def _tie_share(xs: tuple[float, ...], best: float) -> tuple[float, ...]:
+    ties = sum(1 for x in xs if x == best)
+    share = 1.0 / ties
+    return tuple(share if x == best else 0.0 for x in xs)
+
+
+def _max_local(*a: float) -> tuple[float, ...]:
+    return _tie_share(a[:-1], a[-1])
+
+
+def _has_tie(*xs: float) -> bool:
+    return len(set(xs)) < len(xs)
+
+
+def _logsumexp_local(*a: float) -> tuple[float, ...]:
+    out = a[-1]
+    return tuple(math.exp(x - out) for x in a[:-1])
+
+
+def _hypot_local(a: float, b: float, out: float) -> tuple[float, float]:
+    if out == 0.0:
+        return 0.0, 0.0  # the kink at the origin; see the convention
+    return a / out, b / out
+
+
+def _sign(a: float) -> float:
+    return 1.0 if a > 0.0 else (-1.0 if a < 0.0 else 0.0)
+
+
+def _acot(a: float) -> float:
+    # The continuous branch, values in (0, pi): acot(0) = pi/2, acot(-1) = 3pi/4.
+    return math.pi / 2.0 - math.atan(a)
+
+
+def _over(f: Callable[[float], float]) -> Callable[[float], float]:
+    """x -> 1/f(x), for sec, csc, cot, sech, csch, coth."""
+    return lambda a: 1.0 / f(a)
+
+
+def _of_inverse(f: Callable[[float], float]) -> Callable[[float], float]:
+    """x -> f(1/x), for asec, acsc, asech, acsch, acoth."""
+    return lambda a: f(1.0 / a)
+
+
+# ---------------------------------------------------------------- the table
+
+_ROWS = (
+    # leaves: their value comes from the graph (a literal or a binding)
+    Op("var", 0, lambda: _NAN, lambda out: (), kind="leaf"),
+    Op("const", 0, lambda: _NAN, lambda out: (), kind="leaf"),
+    # arithmetic
+    Op("add", 2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), symbol="+", kind="infix"),
+    Op("sub", 2, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0), symbol="-", kind="infix"),
+    Op("mul", 2, lambda a, b: a * b, lambda a, b, out: (b, a), symbol="*", kind="infix"),
+    Op("div", 2, lambda a, b: a / b, lambda a, b, out: (1.0 / b, -out / b),
+       domain="a nonzero divisor", symbol="/", kind="infix"),
+    Op("pow", 2, _pow, _pow_local,
+       domain="a positive base, or a zero base with a non-negative exponent, "
+              "or a negative base with an integer exponent",
+       symbol="^", kind="infix", aliases=("pow",)),
+    Op("neg", 1, lambda a: -a, lambda a, out: (-1.0,), symbol="-", kind="prefix"),
+    # exponentials and logarithms
+    Op("exp", 1, math.exp, lambda a, out: (out,)),
+    Op("log", 1, math.log, lambda a, out: (1.0 / a,), domain="x > 0", aliases=("log", "ln")),
+    Op("logb", 2, lambda a, b: math.log(a) / math.log(b),
+       lambda a, b, out: (1.0 / (a * math.log(b)), -out / (b * math.log(b))),
+       domain="x > 0 and a positive base other than 1", symbol="log", aliases=("log",)),
+    Op("log2", 1, math.log2, lambda a, out: (1.0 / (a * _LN2),), domain="x > 0"),
+    Op("log10", 1, math.log10, lambda a, out: (1.0 / (a * _LN10),), domain="x > 0"),
+    Op("log1p", 1, math.log1p, lambda a, out: (1.0 / (1.0 + a),), domain="x > -1"),
+    Op("expm1", 1, math.expm1, lambda a, out: (out + 1.0,)),
+    Op("sqrt", 1, math.sqrt, lambda a, out: (0.5 / out,), domain="x >= 0"),
+    Op("cbrt", 1, _cbrt, lambda a, out: (1.0 / (3.0 * out * out),)),
+    # piecewise
+    Op("abs", 1, abs, lambda a, out: (_sign(a),),
+       kink=lambda a: a == 0.0, convention="d|x|/dx = 0 at x = 0"),
+    Op("relu", 1, lambda a: a if a > 0.0 else 0.0, lambda a, out: (1.0 if a > 0.0 else 0.0,),
+       kink=lambda a: a == 0.0, convention="relu'(0) = 0"),
+    Op("max", None, max, _max_local, kink=_has_tie, min_arity=1,
+       convention="at a tie the gradient is split evenly between the tied arguments"),
+    Op("min", None, min, _max_local, kink=_has_tie, min_arity=1,
+       convention="at a tie the gradient is split evenly between the tied arguments"),
+    Op("hypot", 2, math.hypot, _hypot_local, kink=lambda a, b: a == 0.0 and b == 0.0,
+       convention="the gradient of hypot at (0, 0) is taken as (0, 0)",
+       expand="sqrt(a^2 + b^2)"),
+    # trigonometric
+    Op("sin", 1, math.sin, lambda a, out: (math.cos(a),)),
+    Op("cos", 1, math.cos, lambda a, out: (-math.sin(a),)),
+    Op("tan", 1, math.tan, lambda a, out: (1.0 + out * out,), expand="sin(a)/cos(a)"),
+    Op("sec", 1, _over(math.cos), lambda a, out: (out * math.tan(a),),
+       domain="cos(x) != 0", expand="1/cos(a)"),
+    Op("csc", 1, _over(math.sin), lambda a, out: (-out / math.tan(a),),
+       domain="sin(x) != 0", expand="1/sin(a)"),
+    Op("cot", 1, _over(math.tan), lambda a, out: (-(1.0 + out * out),),
+       domain="sin(x) != 0", expand="cos(a)/sin(a)"),
+    Op("asin", 1, math.asin, lambda a, out: (1.0 / math.sqrt(1.0 - a * a),), domain="-1 <= x <= 1"),
+    Op("acos", 1, math.acos, lambda a, out: (-1.0 / math.sqrt(1.0 - a * a),), domain="-1 <= x <= 1"),
+    Op("atan", 1, math.atan, lambda a, out: (1.0 / (1.0 + a * a),)),
+    Op("asec", 1, _of_inverse(math.acos),
+       lambda a, out: (1.0 / (abs(a) * math.sqrt(a * a - 1.0)),), domain="|x| >= 1",
+       expand="acos(1/a)"),
+    Op("acsc", 1, _of_inverse(math.asin),
+       lambda a, out: (-1.0 / (abs(a) * math.sqrt(a * a - 1.0)),), domain="|x| >= 1",
+       expand="asin(1/a)"),
+    Op("acot", 1, _acot, lambda a, out: (-1.0 / (1.0 + a * a),), expand="pi/2 - atan(a)"),
+    Op("atan2", 2, math.atan2,
+       lambda y, x, out: (x / (x * x + y * y), -y / (x * x + y * y)),
+       domain="(y, x) != (0, 0) for the gradient"),
+    # hyperbolic
+    Op("sinh", 1, math.sinh, lambda a, out: (math.cosh(a),)),
+    Op("cosh", 1, math.cosh, lambda a, out: (math.sinh(a),)),
+    Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,), expand="(exp(a) - exp(-a))/(exp(a) + exp(-a))"),
+    Op("sech", 1, _over(math.cosh), lambda a, out: (-out * math.tanh(a),), expand="1/cosh(a)"),
+    Op("csch", 1, _over(math.sinh), lambda a, out: (-out / math.tanh(a),),
+       domain="x != 0", expand="1/sinh(a)"),
+    Op("coth", 1, _over(math.tanh), lambda a, out: (1.0 - out * out,),
+       domain="x != 0", expand="cosh(a)/sinh(a)"),
+    Op("asinh", 1, math.asinh, lambda a, out: (1.0 / math.sqrt(a * a + 1.0),)),
+    Op("acosh", 1, math.acosh, lambda a, out: (1.0 / math.sqrt(a * a - 1.0),), domain="x >= 1"),
+    Op("atanh", 1, math.atanh, lambda a, out: (1.0 / (1.0 - a * a),), domain="-1 < x < 1"),
+    Op("asech", 1, _of_inverse(math.acosh),
+       lambda a, out: (-1.0 / (a * math.sqrt(1.0 - a * a)),), domain="0 < x <= 1",
+       expand="acosh(1/a)"),
+    Op("acsch", 1, _of_inverse(math.asinh),
+       lambda a, out: (-1.0 / (abs(a) * math.sqrt(1.0 + a * a)),), domain="x != 0",
+       expand="asinh(1/a)"),
+    Op("acoth", 1, _of_inverse(math.atanh), lambda a, out: (1.0 / (1.0 - a * a),),
+       domain="|x| > 1", expand="atanh(1/a)"),
+    # machine learning
+    Op("sigmoid", 1, _sigmoid, lambda a, out: (_sigmoid_grad(a),), expand="1/(1 + exp(-a))"),
+    Op("softplus", 1, _softplus, lambda a, out: (_sigmoid(a),), expand="log(1 + exp(a))"),
+    Op("logsumexp", None, _logsumexp, _logsumexp_local, min_arity=1),
+    Op("erf", 1, math.erf, lambda a, out: (_TWO_OVER_SQRT_PI * math.exp(-a * a),)),
+    Op("erfc", 1, math.erfc, lambda a, out: (-_TWO_OVER_SQRT_PI * math.exp(-a * a),)),
+)
+
+OPS: dict[str, Op] = {op.name: op for op in _ROWS}
+
+
+def _build_functions() -> dict[str, dict[int | None, Op]]:
+    """Function name as written -> {arity: op}; ``None`` is the variadic entry.
+
+    A function op is callable by its own name unless ``aliases`` lists the
+    names explicitly (``log``/``ln``, ``log(x, base)``, ``pow(a, b)``).
+    """
+    table: dict[str, dict[int | None, Op]] = {}
+    for op in _ROWS:
+        names = op.aliases or ((op.name,) if op.kind == "function" else ())
+        for name in names:
+            table.setdefault(name, {})[op.arity] = op
+    return table
+
+
+#: Functions callable by name in formulas: name -> {arity (None = variadic): op}.
+FUNCTIONS: dict[str, dict[int | None, Op]] = _build_functions()
+
+#: Named constants; a program may assign these names, ``--at`` may not bind them.
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+
+
+def lookup(name: str, nargs: int) -> Op | None:
+    """The op for ``name(...)`` with ``nargs`` arguments, or None for a wrong arity."""
+    by_arity = FUNCTIONS[name]
+    op = by_arity.get(nargs)
+    if op is None:
+        variadic = by_arity.get(None)
+        if variadic is not None and nargs >= variadic.min_arity:
+            op = variadic
+    return op
+
+
+def arity_text(name: str) -> str:
+    """'1 argument', '1 or 2 arguments', 'at least 1 argument' for error messages."""
+    by_arity = FUNCTIONS[name]
+    if None in by_arity:
+        return by_arity[None].arity_text()
+    counts = sorted(k for k in by_arity if k is not None)
+    if len(counts) == 1:
+        return by_arity[counts[0]].arity_text()
+    return " or ".join(str(c) for c in counts) + " arguments"

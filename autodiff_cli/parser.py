@@ -1,0 +1,352 @@
+"""Formula text -> computational graph, in one LALR pass without recursion.
+
+Lark's LALR parser is iterative, and the graph is built by an *inline*
+transformer: each grammar rule's callback appends a node as soon as the rule
+is reduced, so no parse tree is ever built or walked (a tree walk would
+recurse and die at a few hundred levels of nesting). Callbacks return
+``(node id, start, end)`` so every occurrence carries its own source span.
+
+Names resolve while parsing: statements are reduced in order, so a name
+refers to the latest assignment before it (``x = x + 1`` reads the input
+``x``), then to the constants ``pi`` and ``e``, and otherwise is an input
+variable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gc
+import math
+import re
+import unicodedata
+
+from . import ops as _ops
+from .errors import InputError, caret_block, line_col
+from .graph import Graph
+from .ops import CONSTANTS, FUNCTIONS, OPS
+
+_VAR = OPS["var"]
+_CONST = OPS["const"]
+_BINARY = {name: OPS[name] for name in ("add", "sub", "mul", "div", "pow")}
+_NEG = OPS["neg"]
+
+#: Largest formula accepted by default, in characters (``--max-size``).
+DEFAULT_MAX_SIZE = 16_000_000
+
+
+def _name(token) -> str:
+    text = str(token)
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def suggest(name: str, candidates) -> str | None:
+    """The nearest candidate to ``name``, for "did you mean" hints."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+class Statement:
+    __slots__ = ("name", "node", "start", "end")
+
+    def __init__(self, name, node, start, end):
+        self.name, self.node, self.start, self.end = name, node, start, end
+
+
+class _Builder:
+    """The inline transformer: one method per grammar alias.
+
+    The same instance serves every parse (the Lark parser is built once);
+    ``begin`` resets its state.
+    """
+
+    def begin(self, source: str) -> None:
+        self.source = source
+        self.ops: list = []
+        self.inputs: list = []
+        self.labels: list = []
+        self.starts: list = []
+        self.ends: list = []
+        self.consts: dict[int, float] = {}
+        self.env: dict[str, int] = {}  # names bound by assignments
+        self.vars: dict[str, int] = {}  # input variables
+        self.statements: list[Statement] = []
+
+    def _node(self, op, inputs, label, start, end) -> int:
+        i = len(self.ops)
+        self.ops.append(op)
+        self.inputs.append(inputs)
+        self.labels.append(label)
+        self.starts.append(start)
+        self.ends.append(end)
+        return i
+
+    def _error(self, message, start, end, hint=None):
+        return InputError(message, source=self.source, span=(start, end), hint=hint)
+
+    # -- leaves
+    def number(self, c):
+        tok = c[0]
+        value = float(tok)  # the NUMBER regex admits only ASCII decimal literals
+        start, end = tok.start_pos, tok.end_pos
+        if math.isinf(value):
+            raise self._error(f"number out of range: {_short(str(tok))} is too large for a "
+                              "double-precision float", start, end)
+        i = self._node(_CONST, (), str(tok), start, end)
+        self.consts[i] = value
+        return (i, start, end)
+
+    def name(self, c):
+        tok = c[0]
+        name = _name(tok)
+        start, end = tok.start_pos, tok.end_pos
+        i = self.env.get(name)
+        if i is None:
+            i = self.vars.get(name)
+        if i is None:
+            if name in CONSTANTS:
+                i = self._node(_CONST, (), name, start, end)
+                self.consts[i] = CONSTANTS[name]
+            elif name in FUNCTIONS:
+                raise self._error(f"{name} is a function: call it as {name}(...)", start, end)
+            else:
+                i = self.vars[name] = self._node(_VAR, (), name, start, end)
+        return (i, start, end)
+
+    # -- operators
+    def _binary(self, c, op):
+        a, b = c[0], c[-1]
+        return (self._node(op, (a[0], b[0]), "", a[1], b[2]), a[1], b[2])
+
+    def add(self, c):
+        return self._binary(c, _BINARY["add"])
+
+    def sub(self, c):
+        return self._binary(c, _BINARY["sub"])
+
+    def mul(self, c):
+        return self._binary(c, _BINARY["mul"])
+
+    def div(self, c):
+        return self._binary(c, _BINARY["div"])
+
+    def pow(self, c):
+        return self._binary(c, _BINARY["pow"])
+
+    def neg(self, c):
+        tok, (i, _, end) = c
+        start = tok.start_pos
+        if i == len(self.ops) - 1 and self.ops[i] is _CONST:
+            # -2 is one constant node, not neg(2): fold into the literal just made.
+            self.consts[i] = -self.consts[i]
+            self.labels[i] = "-" + self.labels[i]
+            self.starts[i] = start
+            return (i, start, end)
+        return (self._node(_NEG, (i,), "", start, end), start, end)
+
+    def pos(self, c):
+        tok, (i, _, end) = c
+        return (i, tok.start_pos, end)
+
+    def call(self, c):
+        tok, args, rpar = c[0], c[-2], c[-1]
+        args = args or []
+        name = _name(tok)
+        start, end = tok.start_pos, rpar.end_pos
+        if name not in FUNCTIONS:
+            near = suggest(name, FUNCTIONS)
+            hint = f"did you mean {near}?" if near else "see `adiff --help` for the functions"
+            raise self._error(f"unknown function {name!r}", start, tok.end_pos, hint)
+        op = _ops.lookup(name, len(args))
+        if op is None:
+            raise self._error(
+                f"{name} takes {_ops.arity_text(name)}, got {len(args)}", start, end)
+        return (self._node(op, tuple(a[0] for a in args), "", start, end), start, end)
+
+    def paren(self, c):
+        lpar, (i, _, _), rpar = c
+        return (i, lpar.start_pos, rpar.end_pos)
+
+    def args(self, c):
+        return c
+
+    # -- statements
+    def assign(self, c):
+        tok, (i, _, end) = c
+        name = _name(tok)
+        self.env[name] = i
+        if not self.labels[i]:
+            self.labels[i] = name
+        self.statements.append(Statement(name, i, tok.start_pos, end))
+        return (i, tok.start_pos, end, name)
+
+    def start(self, c):
+        return c
+
+
+_BUILDER = _Builder()
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# ---------------------------------------------------------------- syntax errors
+
+_FRIENDLY = {
+    "NUMBER": "a number", "NAME": "a name", "$END": "end of input",
+    "_SEP": "end of statement", "POW": "'^'", "LPAR": "'('", "RPAR": "')'",
+}
+
+
+def _describe(terminal: str, parser) -> str:
+    if terminal in _FRIENDLY:
+        return _FRIENDLY[terminal]
+    try:
+        pattern = parser.get_terminal(terminal).pattern
+        if pattern.type == "str":
+            return repr(pattern.value)
+    except (KeyError, AttributeError):
+        pass
+    return terminal.lower()
+
+
+def _expected(names, parser) -> str:
+    words = sorted({_describe(t, parser) for t in names})
+    return ", ".join(words)
+
+
+def _missing_operator_hint(source: str, pos: int, token_text: str) -> str | None:
+    """'2x' -> 'write 2*x'; 'sin x' -> 'write sin(x)'."""
+    before = source[:pos].rstrip()
+    m = re.search(r"(\w+|\))$", before)
+    if not m:
+        return None
+    prev = m.group(1)
+    if prev in FUNCTIONS and re.fullmatch(r"\w+", token_text or ""):
+        return f"to call a function use parentheses: write {prev}({token_text})"
+    return (f"there is no implicit multiplication: write {prev}*{token_text}"
+            if token_text else "there is no implicit multiplication: use *")
+
+
+def _syntax_error(exc, source: str, parser) -> InputError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    if isinstance(exc, UnexpectedCharacters):
+        pos = exc.pos_in_stream
+        ch = source[pos] if pos < len(source) else ""
+        shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
+        line, col = line_col(source, pos)
+        hint = None
+        if ch == "=":
+            hint = "an assignment is `name = expression`, one per statement"
+        elif ch in "[]{}":
+            hint = "group with parentheses ( )"
+        elif ch == ",":
+            hint = "commas separate function arguments; separate statements with ; or a newline"
+        return InputError(
+            f"syntax error at line {line}, column {col}: unexpected character {shown}",
+            source=source, span=(pos, pos + 1), hint=hint)
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        at_end = tok.type == "$END"
+        pos = len(source) if at_end else tok.start_pos
+        line, col = line_col(source, pos)
+        if at_end:
+            what = "unexpected end of input"
+        elif tok.type == "_SEP":
+            what = "unexpected end of statement" + (" (newline)" if str(tok) != ";" else " ';'")
+        else:
+            what = f"unexpected {_short(str(tok))!r}"
+        expected = exc.accepts or exc.expected or set()
+        lines = []
+        if expected:
+            lines.append(f"expected: {_expected(expected, parser)}")
+        if tok.type in ("NAME", "NUMBER", "LPAR") and not at_end:
+            hint = _missing_operator_hint(source, pos, str(tok) if tok.type != "LPAR" else "(")
+            if hint:
+                lines.append(hint)
+        if tok.type == "_SEP" and str(tok) != ";":
+            lines.append("a newline ends a statement: end the line with \\ to continue it")
+        if tok.type == "RPAR" and "RPAR" not in expected:
+            lines.append("this ')' has no matching '('")
+        return InputError(f"syntax error at line {line}, column {col}: {what}",
+                          source=source, span=(pos, pos + max(1, len(str(tok)) if not at_end else 1)),
+                          hint="\n".join(lines) or None)
+    return InputError(f"syntax error: {exc}", source=source)
+
+
+# ---------------------------------------------------------------- entry point
+
+def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | None = None) -> Graph:
+    """Parse a formula or program into a graph of the nodes its value depends on.
+
+    Statements whose result the value does not use are dropped from the graph;
+    a message for each is appended to ``warnings`` when given.
+    """
+    from lark.exceptions import UnexpectedInput
+
+    if len(source) > max_size:
+        raise InputError(f"the formula is {len(source):,} characters long, over the limit of "
+                         f"{max_size:,}", hint="raise the limit with --max-size")
+    if not source.strip():
+        raise InputError("the formula is empty")
+    from .syntax import parser as get_parser
+
+    lark_parser = get_parser(_BUILDER)
+    _BUILDER.begin(source)
+    enabled = gc.isenabled()
+    gc.disable()  # the parse allocates many small objects and frees none: GC only costs
+    try:
+        results = lark_parser.parse(source)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, source, lark_parser) from None
+    finally:
+        if enabled:
+            gc.enable()
+    results = [r for r in results if r is not None]
+    if not results:
+        raise InputError("the formula has no statements (only comments or separators)")
+    if warnings is not None:
+        for r in results[:-1]:
+            if len(r) == 3:  # an expression statement (assignments carry their name)
+                line, _ = line_col(source, r[1])
+                warnings.append(f"line {line}: the value of this statement is not used "
+                                "(the value of a program is its last statement)")
+    graph = _prune(_BUILDER, results[-1][0], warnings)
+    _BUILDER.begin("")  # drop references to the big lists
+    return graph
+
+
+def _prune(b: _Builder, output: int, warnings: list | None) -> Graph:
+    """Keep the nodes the output depends on, renumbered in creation order."""
+    n = len(b.ops)
+    keep = [False] * n
+    keep[output] = True
+    inputs = b.inputs
+    for i in range(n - 1, -1, -1):
+        if keep[i]:
+            for j in inputs[i]:
+                keep[j] = True
+    if warnings is not None:
+        for st in b.statements:
+            if not keep[st.node]:
+                line, _ = line_col(b.source, st.start)
+                warnings.append(f"line {line}: {st.name!r} is assigned but its value is never used")
+    if all(keep):
+        return Graph(b.source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output)
+    new_id = [0] * n
+    ops, ins, labels, starts, ends, consts = [], [], [], [], [], {}
+    for i in range(n):
+        if keep[i]:
+            k = new_id[i] = len(ops)
+            ops.append(b.ops[i])
+            ins.append(tuple(new_id[j] for j in inputs[i]))
+            labels.append(b.labels[i])
+            starts.append(b.starts[i])
+            ends.append(b.ends[i])
+            if i in b.consts:
+                consts[k] = b.consts[i]
+    return Graph(b.source, ops, ins, labels, starts, ends, consts, new_id[output])
+
+
+__all__ = ["parse", "suggest", "caret_block", "DEFAULT_MAX_SIZE"]

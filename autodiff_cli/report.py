@@ -1,0 +1,99 @@
+"""Result documents: the plain data every renderer reads.
+
+A document has the shape of the JSON output (see CONTRACT.md); table and
+plain renderers format the same fields, so the three formats never disagree.
+"""
+
+from __future__ import annotations
+
+from .engine import Evaluation
+from .graph import Graph
+from .numeric import ATOL, CENTRAL_STEP, RTOL, Estimate
+from .render import num
+from .render.json_doc import Stream
+
+
+def node_entry(graph: Graph, ev: Evaluation | None, i: int) -> dict:
+    op = graph.ops[i]
+    entry = {
+        "id": f"n{i}",
+        "op": op.name,
+        "label": graph.labels[i],
+        "inputs": [f"n{j}" for j in graph.inputs[i]],
+    }
+    if ev is not None:
+        entry["value"] = num(ev.values[i])
+        entry["local"] = [num(x) for x in ev.local[i]]
+        entry["grad"] = num(ev.grads[i])
+    entry["span"] = [graph.starts[i], graph.ends[i]]
+    return entry
+
+
+def nodes_stream(graph: Graph, ev: Evaluation | None) -> Stream:
+    return Stream(node_entry(graph, ev, i) for i in range(len(graph)))
+
+
+def kinked_inputs(graph: Graph, kinks: list[int]) -> set[str]:
+    """Input variables that feed a node sitting on its kink."""
+    if not kinks:
+        return set()
+    mark = [False] * len(graph)
+    for k in kinks:
+        mark[k] = True
+    for i in range(max(kinks), -1, -1):
+        if mark[i]:
+            for j in graph.inputs[i]:
+                mark[j] = True
+    return {name for name, i in graph.variables.items() if mark[i]}
+
+
+def kink_entries(graph: Graph, kinks: list[int]) -> list[dict]:
+    return [{"node": f"n{i}", "op": graph.ops[i].name,
+             "convention": graph.ops[i].convention} for i in kinks]
+
+
+def check_entry(estimates: list[Estimate] | None, skipped: str | None,
+                rtol: float = RTOL, atol: float = ATOL) -> dict:
+    if estimates is None:
+        return {"skipped": skipped or "turned off"}
+    doc = {
+        "method": "central",
+        "step": CENTRAL_STEP,
+        "rule": "|ad - fd| <= atol + rtol*|fd|",
+        "rtol": rtol,
+        "atol": atol,
+        "steps": {e.name: e.step for e in estimates},
+        "methods": {e.name: e.method for e in estimates},
+        "gradient": {e.name: num(e.fd) for e in estimates},
+        "abs_error": {e.name: num(e.abs_error) for e in estimates},
+        "rel_error": {e.name: num(e.rel_error) for e in estimates},
+        "status": {e.name: _status(e) for e in estimates},
+        "ok": all(e.ok is not False for e in estimates),
+    }
+    notes = {e.name: e.note for e in estimates if e.note}
+    if notes:
+        doc["notes"] = notes
+    return doc
+
+
+def _status(e: Estimate) -> str:
+    if e.ok is None:
+        return "kink" if "kink" in e.note else "unavailable"
+    return "ok" if e.ok else "mismatch"
+
+
+def grad_document(graph: Graph, ev: Evaluation, wrt: list[str],
+                  estimates: list[Estimate] | None, skipped: str | None,
+                  with_nodes: bool = True) -> dict:
+    doc = {
+        "expression": graph.source,
+        "at": {name: ev.at[name] for name in graph.variables},
+        "value": num(ev.value),
+        "gradient": {name: num(ev.grads[graph.variables[name]]) for name in wrt},
+    }
+    if with_nodes:
+        doc["nodes"] = nodes_stream(graph, ev)
+    doc["output"] = f"n{graph.output}"
+    doc["kinks"] = kink_entries(graph, ev.kinks)
+    doc["check"] = check_entry(estimates, skipped)
+    return doc

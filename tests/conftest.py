@@ -1,0 +1,49 @@
+"""Shared test helpers: run the CLI through the front door."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import settings
+
+from autodiff_cli.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("slow", deadline=None, max_examples=2000)
+settings.load_profile("ci")
+
+
+class Result:
+    def __init__(self, result):
+        self.code = result.exit_code
+        self.stdout = result.stdout
+        self.stderr = result.stderr
+        self.exception = result.exception
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def __repr__(self):
+        return f"Result(code={self.code}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+
+
+def invoke(*args, input=None, env=None) -> Result:
+    runner = CliRunner()
+    base = {"NO_COLOR": "1", "FORCE_COLOR": None, "COLUMNS": "120"}
+    result = runner.invoke(cli, list(args), input=input, env={**base, **(env or {})})
+    out = Result(result)
+    assert "Traceback" not in out.stdout + out.stderr, out
+    if result.exception is not None:
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+    return out
+
+
+@pytest.fixture
+def run():
+    """run(*args, input=None, env=None) -> Result(code, stdout, stderr)."""
+    return invoke
