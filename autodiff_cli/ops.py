@@ -20,8 +20,8 @@ keep precision.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -226,7 +226,8 @@ _ROWS = (
     # hyperbolic
     Op("sinh", 1, math.sinh, lambda a, out: (math.cosh(a),)),
     Op("cosh", 1, math.cosh, lambda a, out: (math.sinh(a),)),
-    Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,), expand="(exp(a) - exp(-a))/(exp(a) + exp(-a))"),
+    Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,),
+       expand="(exp(a) - exp(-a))/(exp(a) + exp(-a))"),
     Op("sech", 1, _over(math.cosh), lambda a, out: (-out * math.tanh(a),), expand="1/cosh(a)"),
     Op("csch", 1, _over(math.sinh), lambda a, out: (-out / math.tanh(a),),
        domain="x != 0", expand="1/sinh(a)"),

@@ -2,7 +2,10 @@
 
 Commands build one plain document (dicts and lists, the shape of the JSON
 output) and hand it to ``emit``; the table, JSON and plain renderers all read
-that same document. Rich is imported only by the table renderer.
+that same document. Each command has one module here (``render/grad.py``, ...)
+with a ``table(doc, **options)`` and a ``plain(doc, **options)`` function;
+JSON is generic (``json_doc.py``). Rich is imported only when a table is
+printed (shared Rich helpers live in ``table.py``).
 """
 
 from __future__ import annotations
@@ -53,16 +56,13 @@ def color_enabled(stream=None) -> bool:
 
 
 def emit(kind: str, doc: dict, fmt: str, **options) -> None:
-    """Write ``doc`` (a ``kind`` of result: "grad", ...) to stdout as ``fmt``."""
+    """Write ``doc`` (the result of command ``kind``) to stdout as ``fmt``."""
     if fmt == "json":
         from .json_doc import write
 
         write(doc)
-    elif fmt == "plain":
-        from . import plain
+        return
+    import importlib
 
-        getattr(plain, kind)(doc, **options)
-    else:
-        from . import table
-
-        getattr(table, kind)(doc, **options)
+    module = importlib.import_module(f"{__name__}.{kind}")
+    getattr(module, fmt)(doc, **options)
