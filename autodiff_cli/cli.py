@@ -343,3 +343,7 @@ def grad(expr, file, at, fmt, max_size, wrt, check, nodes):
 
 def main() -> None:
     cli(prog_name="adiff")
+
+
+# The other commands register themselves on ``cli`` when imported.
+from . import cli_check, cli_graph  # noqa: E402,F401

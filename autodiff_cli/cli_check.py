@@ -1,0 +1,1 @@
+"""adiff check (see issue 3)."""

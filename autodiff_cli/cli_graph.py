@@ -1,0 +1,1 @@
+"""adiff graph and adiff trace (see issue 4)."""
