@@ -144,7 +144,7 @@ class FormulaCommand(click.Command):
         return super().parse_args(ctx, out)
 
 
-@click.group(cls=AdiffGroup, context_settings={"help_option_names": ["-h", "--help"],
+@click.group(name="adiff", cls=AdiffGroup, context_settings={"help_option_names": ["-h", "--help"],
                                                 "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="adiff")
 @click.option("--debug", is_flag=True, help="Show the Python traceback of internal errors.")

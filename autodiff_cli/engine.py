@@ -42,25 +42,28 @@ def _args_text(graph: Graph, i: int, values) -> str:
         op, label = graph.ops[j], graph.labels[j]
         if op.name == "const":
             parts.append(fmt(v))
-        else:
-            parts.append(f"{label or f'n{j}'} = {fmt(v)}")
+            continue
+        if not label:
+            text = " ".join(graph.text(j).split())
+            label = text if len(text) <= 30 else f"n{j}"
+        parts.append(f"{label} = {fmt(v)}")
     return ", ".join(parts)
 
 
 def _domain_error(graph: Graph, i: int, args, exc: BaseException | None) -> EvalError:
     op = graph.ops[i]
     shown = _args_text(graph, i, args)
-    where = f"node {describe(graph, i)}"
+    where = f"node n{i}" + (f" {graph.labels[i]!r}" if graph.labels[i] else "")
     if isinstance(exc, OverflowError):
         message = f"{op.name} overflows at {where}: the result for {shown} is too large " \
                   "for a double-precision float"
     elif exc is None:
         message = f"the value of {where} is not finite for {shown}"
     elif isinstance(exc, ZeroDivisionError) and op.name == "div":
-        message = f"division by zero at {where} ({shown})"
+        message = f"division by zero at {where}: the divisor {shown.split(', ')[-1]}"
     else:
         needs = f": it needs {op.domain}" if op.domain else ""
-        message = f"{op.name} is not defined at {shown}{needs} ({where})"
+        message = f"{op.name} is not defined at {shown}{needs} (at {where})"
     return EvalError(message, source=graph.source, span=(graph.starts[i], graph.ends[i]))
 
 

@@ -21,7 +21,10 @@ def console() -> Console:
 
 
 def short(text: str) -> str:
-    text = " ".join(text.split())
+    """A formula or program on one line for headings: comments dropped, statements
+    joined with '; ', cut to a readable length."""
+    lines = (line.split("#", 1)[0].strip() for line in text.replace("\\\n", " ").splitlines())
+    text = "; ".join(" ".join(line.split()) for line in lines if line)
     return text if len(text) <= _EXPR_SHOWN else text[:_EXPR_SHOWN] + " …"
 
 
