@@ -107,3 +107,12 @@ def test_samples_cover_the_lecture_loss_three_ways():
         command = next(line[4:] for line in source.splitlines() if line.startswith("# $ adiff "))
         values.add(round(_run_shell_line(command + " --format json").json()["value"], 15))
     assert len(values) == 1  # the same loss, 0.0024756851377303...
+
+
+def test_api_docstring_example():
+    import doctest
+
+    import autodiff_cli
+
+    failures, tried = doctest.testmod(autodiff_cli)
+    assert tried >= 3 and failures == 0

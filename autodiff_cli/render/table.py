@@ -15,9 +15,16 @@ from . import format_number
 _EXPR_SHOWN = 200  # characters of a long formula shown in headings
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich would exit 1 here, which means "check disagreed" in adiff's
+        # contract; let the CLI's single handler exit quietly instead.
+        raise BrokenPipeError
+
+
 def console() -> Console:
     # Created per call so NO_COLOR / FORCE_COLOR / COLUMNS are read now.
-    return Console(highlight=False, soft_wrap=False)
+    return _Console(highlight=False, soft_wrap=False)
 
 
 def short(text: str) -> str:
