@@ -22,8 +22,11 @@ _ARITH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
 
 def fmt(x: float) -> str:
-    """A short number for messages."""
-    return f"{x:.6g}"
+    """A short number for messages: exact when that is short (1e-320), else 6 digits."""
+    text = repr(x)
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text if len(text) <= 10 else f"{x:.6g}"
 
 
 def describe(graph: Graph, i: int) -> str:
@@ -54,11 +57,9 @@ def _domain_error(graph: Graph, i: int, args, exc: BaseException | None) -> Eval
     op = graph.ops[i]
     shown = _args_text(graph, i, args)
     where = f"node n{i}" + (f" {graph.labels[i]!r}" if graph.labels[i] else "")
-    if isinstance(exc, OverflowError):
+    if exc is None or isinstance(exc, OverflowError):
         message = f"{op.name} overflows at {where}: the result for {shown} is too large " \
                   "for a double-precision float"
-    elif exc is None:
-        message = f"the value of {where} is not finite for {shown}"
     elif isinstance(exc, ZeroDivisionError) and op.name == "div":
         message = f"division by zero at {where}: the divisor {shown.split(', ')[-1]}"
     else:

@@ -218,14 +218,15 @@ def _expected(names, parser) -> str:
 def _missing_operator_hint(source: str, pos: int, token_text: str) -> str | None:
     """'2x' -> 'write 2*x'; 'sin x' -> 'write sin(x)'."""
     before = source[:pos].rstrip()
-    m = re.search(r"(\w+|\))$", before)
+    m = re.search(r"((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|\w+|\))$", before)
     if not m:
         return None
     prev = m.group(1)
     if prev in FUNCTIONS and re.fullmatch(r"\w+", token_text or ""):
         return f"to call a function use parentheses: write {prev}({token_text})"
-    return (f"there is no implicit multiplication: write {prev}*{token_text}"
-            if token_text else "there is no implicit multiplication: use *")
+    if prev == ")" or token_text == "(":
+        return f"there is no implicit multiplication: insert * before {token_text!r}"
+    return f"there is no implicit multiplication: write {prev}*{token_text}"
 
 
 def _syntax_error(exc, source: str, parser) -> InputError:
@@ -290,6 +291,9 @@ def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | Non
                          f"{max_size:,}", hint="raise the limit with --max-size")
     if not source.strip():
         raise InputError("the formula is empty")
+    if not source.isascii():
+        # One spelling per name: "é" typed as e + U+0301 is the same name as "é".
+        source = unicodedata.normalize("NFC", source)
     from .syntax import parser as get_parser
 
     lark_parser = get_parser(_BUILDER)
