@@ -163,8 +163,14 @@ def cli(debug):
 
 # ---------------------------------------------------------------- shared input
 
-def formula_options(f):
-    """EXPR, -f/--file, --at, --format and --max-size, shared by every command."""
+def formula_options(f=None, *, formats=FORMATS, default="table"):
+    """EXPR, -f/--file, --at, --format and --max-size, shared by every command.
+
+    ``@formula_options``, or ``@formula_options(formats=..., default=...)`` for a
+    command with its own output formats (``adiff graph``).
+    """
+    if f is None:
+        return lambda g: formula_options(g, formats=formats, default=default)
     from .parser import DEFAULT_MAX_SIZE
 
     decorators = [
@@ -174,7 +180,7 @@ def formula_options(f):
         click.option("--at", "at", multiple=True, metavar="NAME=VALUE,...",
                      help="Bind inputs, e.g. --at x=1,y=2 (repeatable). Values are "
                           "finite numbers, pi or e."),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+        click.option("--format", "fmt", type=click.Choice(formats), default=default,
                      show_default=True, help="Output format."),
         click.option("--max-size", type=click.IntRange(1), default=DEFAULT_MAX_SIZE,
                      show_default=True, metavar="CHARS",
@@ -296,7 +302,9 @@ def _nodes_limit(spec: str | None, fmt: str):
                    f"cheap, 2 × inputs × nodes ≤ {FD_BUDGET:,}).")
 @click.option("--nodes", "nodes", metavar="N|all|none",
               help=f"Node rows to show (table default {TABLE_NODES}; JSON default all).")
-def grad(expr, file, at, fmt, max_size, wrt, check, nodes):
+@click.option("--expand", is_flag=True,
+              help="Rewrite fused ops (sigmoid, tanh, ...) into primitive ops first.")
+def grad(expr, file, at, fmt, max_size, wrt, check, nodes, expand):
     """Value and gradient of EXPR by reverse mode, node by node.
 
     Prints the value, a table of every node (op, inputs, value, local
@@ -313,6 +321,10 @@ def grad(expr, file, at, fmt, max_size, wrt, check, nodes):
     from .report import grad_document, kinked_inputs
 
     problem = Problem(expr, file, at, max_size)
+    if expand:
+        from .expand import expand as expand_graph
+
+        problem.graph = expand_graph(problem.graph)
     graph = problem.graph
     names = problem.wrt(wrt)
     show_nodes, limit = _nodes_limit(nodes, fmt)

@@ -133,10 +133,12 @@ class _Builder:
         return self._binary(c, _BINARY["pow"])
 
     def neg(self, c):
-        tok, (i, _, end) = c
+        tok, (i, occ_start, end) = c
         start = tok.start_pos
-        if i == len(self.ops) - 1 and self.ops[i] is _CONST:
-            # -2 is one constant node, not neg(2): fold into the literal just made.
+        if (i == len(self.ops) - 1 and self.ops[i] is _CONST and self.starts[i] == occ_start
+                and self.ends[i] == end):
+            # -2 is one constant node, not neg(2): fold into the literal just made
+            # (only a bare literal: not a name bound to one, not "(2)").
             self.consts[i] = -self.consts[i]
             self.labels[i] = "-" + self.labels[i]
             self.starts[i] = start

@@ -60,6 +60,31 @@ def test_readme_example(command, expected, monkeypatch):
     assert shown == expected, result
 
 
+INLINE = sorted({c for c in re.findall(r"`(adiff [^`]+)`", README)
+                 if len(c.split()) > 2
+                 and not any(w in c for w in ("…", "EXPR", "COMMAND", "..."))})
+
+
+def test_readme_has_inline_examples():
+    assert len(INLINE) >= 5
+
+
+@pytest.mark.parametrize("command", INLINE)
+def test_readme_inline_example_runs(command, tmp_path, monkeypatch):
+    """Commands quoted in the text run too (in a scratch copy, since some write files)."""
+    import shutil
+
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")
+    (tmp_path / "docs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    if " -o " in command and command.rstrip().endswith((".svg", ".png", ".pdf")) \
+            and shutil.which("dot") is None:
+        pytest.skip("Graphviz dot is not installed")
+    result = _run_shell_line(command)
+    assert result.code == 0, result
+    assert result.stdout or " -o " in command, result
+
+
 def test_readme_setup_commands_come_first():
     first_block = re.search(r"```sh\n(.*?)```", README, flags=re.S).group(1).strip().splitlines()
     assert first_block == [

@@ -1,0 +1,164 @@
+"""Graph -> formula text, with as few parentheses as the grammar allows.
+
+Two uses: ``node_text`` shows one node in terms of its inputs ("θ1*x1",
+"1/n15"; inputs that are operations are named by their id), for the labels
+of ``adiff graph`` and ``adiff trace``; ``to_source`` prints a whole graph as
+a program that parses back to the same graph -- a value used by several
+nodes becomes an assignment (``t1 = x + 1``), so nothing is printed twice.
+
+Both are iterative (an explicit stack; formulas can be 100,000 levels deep).
+Precedence follows grammar/adiff.lark: ``+ -`` < ``* /`` < unary ``-`` <
+``^`` < atoms. ``+ - * /`` are left-associative, so a right operand of the same
+level keeps its parentheses (``a - (b - c)``, and ``a + (b + c)`` too: without
+them it would parse as a different graph). Power is right-associative and its
+base must be an atom: ``(-x)^2``, ``(a^b)^c``, but ``a^b^c`` and ``2^-x``.
+
+A bare literal after a minus sign is one constant node (``-2``), while
+``-(2)`` stays ``neg(2)``; so a ``neg`` of a constant node -- which arises
+from names (``a = 2; -a``) or from ``--expand`` (``sigmoid(2)``) -- prints
+as ``-(2)`` and parses back to the same graph.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .graph import Graph
+from .ops import CONSTANTS, FUNCTIONS
+
+# Precedence levels (higher binds tighter).
+_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
+_INFIX = {"add": (_SUM, " + "), "sub": (_SUM, " - "), "mul": (_PRODUCT, "*"),
+          "div": (_PRODUCT, "/"), "pow": (_POWER, "^")}
+_NAME = re.compile(r"[^\W\d]\w*\Z")
+
+
+def function_name(op) -> str:
+    """The name a formula calls ``op`` by: ``log`` for log and logb, ``sigmoid``, ..."""
+    return op.aliases[0] if op.aliases else op.name
+
+
+def _precedence(graph: Graph, i: int) -> int:
+    name = graph.ops[i].name
+    if name == "const":
+        return _UNARY if graph.labels[i].startswith("-") else _ATOM
+    if name == "var":
+        return _ATOM
+    if name == "neg":
+        return _UNARY
+    infix = _INFIX.get(name)
+    return infix[0] if infix else _ATOM
+
+
+def _emit(graph: Graph, root: int, ref) -> str:
+    """Text of node ``root``; ``ref(j)`` names input ``j`` (an atom) or returns None to inline it."""
+    ops, inputs, labels = graph.ops, graph.inputs, graph.labels
+    out: list[str] = []
+    stack: list = [(root, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        i, parens = item
+        op = ops[i]
+        name = op.name
+        ins = inputs[i]
+        if not ins:
+            body = [labels[i]]
+        elif name in _INFIX:
+            level, symbol = _INFIX[name]
+            a, b = ins
+            if name == "pow":
+                left = _precedence(graph, a) < _ATOM
+                right = _precedence(graph, b) < _UNARY
+            else:
+                left = _precedence(graph, a) < level
+                right = _precedence(graph, b) <= level
+            body = [_child(a, left, ref), symbol, _child(b, right, ref)]
+        elif name == "neg":
+            a = ins[0]
+            # A constant keeps its parentheses: "-2" would read as one literal.
+            paren = ops[a].name == "const" or _precedence(graph, a) < _UNARY
+            body = ["-", _child(a, paren, ref)]
+        else:
+            body = [function_name(op), "("]
+            for k, a in enumerate(ins):
+                if k:
+                    body.append(", ")
+                body.append(_child(a, False, ref))
+            body.append(")")
+        if parens:
+            body = ["(", *body, ")"]
+        for piece in reversed(body):
+            push(piece)
+    return "".join(out)
+
+
+def _child(j: int, parens: bool, ref):
+    name = ref(j)
+    return name if name is not None else (j, parens)
+
+
+def node_text(graph: Graph, i: int) -> str:
+    """Node ``i`` in terms of its inputs: leaves by their label, operations by id.
+
+    ``θ1*x1``, ``1/n15``, ``log(n16)``; a leaf is its own label (``x``, ``-1``).
+    """
+    ops, inputs, labels = graph.ops, graph.inputs, graph.labels
+
+    def ref(j):
+        if inputs[j]:
+            return f"n{j}"
+        # A constant is inlined so that "-1" gets its parentheses where needed.
+        return labels[j] if ops[j].name == "var" else None
+
+    return _emit(graph, i, ref)
+
+
+def _uses(graph: Graph) -> list[int]:
+    uses = [0] * len(graph)
+    for ins in graph.inputs:
+        for j in ins:
+            uses[j] += 1
+    return uses
+
+
+def to_source(graph: Graph, sep: str = "\n") -> str:
+    """The graph as a program that parses back to the same graph (see the module note).
+
+    Values used more than once (other than input variables, which are shared
+    by name) are assigned first, in creation order, under their own name when
+    they have a usable one, otherwise ``t1``, ``t2``, ...
+    """
+    ops, labels, output = graph.ops, graph.labels, graph.output
+    uses = _uses(graph)
+    shared = [i for i in range(len(graph))
+              if uses[i] > 1 and ops[i].name != "var" and i != output]
+    taken = set(graph.variables) | set(CONSTANTS) | set(FUNCTIONS)
+    names: dict[int, str] = {}
+    for i in shared:
+        label = labels[i]
+        if ops[i].name != "const" and _NAME.match(label) and label not in taken:
+            names[i] = label
+            taken.add(label)
+    counter = 0
+    for i in shared:
+        if i not in names:
+            counter += 1
+            while f"t{counter}" in taken:
+                counter += 1
+            names[i] = f"t{counter}"
+            taken.add(names[i])
+
+    # ``ref`` is asked only about inputs, never about the node being printed,
+    # so a shared node's own statement prints its formula, not its name.
+    lines = []
+    for i in [*shared, output]:
+        text = _emit(graph, i, names.get)
+        lines.append(f"{names[i]} = {text}" if i in names else text)
+    return sep.join(lines)
+
+
+__all__ = ["node_text", "to_source", "function_name"]
