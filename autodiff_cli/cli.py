@@ -226,8 +226,10 @@ def read_formula(expr: str | None, file: str | None) -> str:
     if expr == "-":
         return _read_stdin()
     if expr is None:
+        ctx = click.get_current_context(silent=True)
+        command = ctx.info_name if ctx is not None else "grad"
         raise InputError("no formula given: pass EXPR, '-' for stdin, or -f PATH",
-                         hint="e.g. adiff grad \"x*y + sin(x)\" --at x=1,y=2")
+                         hint=f"e.g. adiff {command} \"x*y + sin(x)\" --at x=1,y=2")
     return expr
 
 
@@ -328,7 +330,7 @@ def grad(expr, file, at, fmt, max_size, wrt, check, nodes, expand):
     graph = problem.graph
     names = problem.wrt(wrt)
     show_nodes, limit = _nodes_limit(nodes, fmt)
-    ev = evaluate(graph, problem.at)
+    ev = evaluate(graph, problem.at, names)
     _warn_kinks(graph, ev)
     cost = 2 * len(names) * len(graph)
     estimates, skipped = None, None

@@ -142,10 +142,12 @@ def forward(graph: Graph, values: list[float], *, local: bool = True):
     return locals_, kinks
 
 
-def backward(graph: Graph, values: list[float], locals_: list) -> list[float]:
+def backward(graph: Graph, values: list[float], locals_: list,
+             wrt: list[str] | None = None) -> list[float]:
     """The gradient of the output with respect to every node.
 
-    ``values`` is only read to name the culprit when a gradient is not finite.
+    The gradients of the inputs named in ``wrt`` (default: all) must be finite;
+    ``values`` is only read to name the culprit when one is not.
     """
     inputs = graph.inputs
     grads = [0.0] * len(inputs)
@@ -161,22 +163,31 @@ def backward(graph: Graph, values: list[float], locals_: list) -> list[float]:
         else:
             for j, lg in zip(ins, loc):
                 grads[j] += g * lg
-    if not all(_isfinite(grads[v]) for v in graph.variables.values()):
-        raise _gradient_error(graph, values, locals_, grads)
+    names = graph.variables if wrt is None else wrt
+    if not all(_isfinite(grads[graph.variables[name]]) for name in names):
+        raise _gradient_error(graph, values, locals_, grads, names)
     return grads
 
 
-def _gradient_error(graph: Graph, values, locals_, grads) -> EvalError:
+def _gradient_error(graph: Graph, values, locals_, grads, names) -> EvalError:
     """Name the node where a non-finite gradient arose.
 
     The highest node that needs a gradient and has a non-finite one received
     it from a consumer whose local gradient (or upstream × local) was not finite.
     """
     requires, inputs = graph.requires, graph.inputs
-    bad = [name for name, v in graph.variables.items() if not _isfinite(grads[v])]
+    bad = [name for name in names if not _isfinite(grads[graph.variables[name]])]
     hint = "not finite: " + ", ".join(f"df/d{name} = {fmt(grads[graph.variables[name]])}"
                                        for name in bad)
-    k = max(i for i in range(len(grads)) if requires[i] and not _isfinite(grads[i]))
+    # Only nodes that feed a requested input can be the culprit.
+    feeds = [False] * len(grads)
+    for name in bad:
+        feeds[graph.variables[name]] = True
+    for c, ins in enumerate(inputs):
+        if any(feeds[j] for j in ins):
+            feeds[c] = True
+    k = max(i for i in range(len(grads))
+            if requires[i] and feeds[i] and not _isfinite(grads[i]))
     for c in range(k + 1, len(inputs)):
         for pos, j in enumerate(inputs[c]):
             lg = locals_[c][pos]
@@ -216,11 +227,15 @@ class Evaluation:
         return {name: self.grads[i] for name, i in self.graph.variables.items()}
 
 
-def evaluate(graph: Graph, at: dict[str, float]) -> Evaluation:
-    """Forward and backward pass at the point ``at`` (name -> value)."""
+def evaluate(graph: Graph, at: dict[str, float], wrt: list[str] | None = None) -> Evaluation:
+    """Forward and backward pass at the point ``at`` (name -> value).
+
+    Raises EvalError when a gradient asked for (``wrt``, default all inputs) is
+    not finite; others may be inf/nan in the result.
+    """
     values = bind(graph, at)
     locals_, kinks = forward(graph, values)
-    grads = backward(graph, values, locals_)
+    grads = backward(graph, values, locals_, wrt)
     return Evaluation(graph, dict(at), values, locals_, grads, kinks)
 
 

@@ -1,71 +1,426 @@
 """Finite differences: the independent check of reverse mode.
 
-Central differences with step h = cbrt(eps)·max(1, |x|) (error O(h²) + O(eps/h),
-minimised near cbrt(eps)), made exactly representable as (x + h) - x. When
-x ± h leaves a function's domain, a one-sided difference with step
-sqrt(eps)·max(1, |x|) is tried on the side that stays inside.
+The output as a function of one value -- an input, or any node of the graph --
+is re-evaluated by re-running only the nodes above that value
+(``Reevaluator``), and its derivative is estimated by one of five methods:
 
-The comparison rule is numpy's ``allclose``: |ad - fd| <= atol + rtol·|fd|,
-with rtol = 1e-6 and atol = 1e-8 by default (the atol covers gradients that
-are ~0, where any relative error is meaningless).
+* ``forward`` / ``backward``: (f(x ± h) - f(x)) / ±h, h = sqrt(eps)·max(1, |x|);
+  error O(h) + O(eps/h), about 1e-8 relative at best.
+* ``central`` (the default): (f(x + h) - f(x - h)) / 2h, h = cbrt(eps)·max(1, |x|);
+  error O(h²) + O(eps/h), about 1e-10 relative at best.
+* ``complex``: Im f(x + ih) / h with h = 1e-100·max(1, |x|), through every op's
+  complex version (``Op.cvalue``). No subtraction, so no cancellation: exact to
+  rounding. (The textbook h = 1e-20 fails where an intermediate derivative
+  reaches ~1e20: its imaginary part is then O(1) and the step not linear.)
+  Ops that are not analytic (abs, relu, max, min) or have no complex version
+  (erf, erfc) have none; inputs whose value passes through one fall back to
+  central differences, with central's tolerances, and say so.
+* ``richardson``: Ridders' form of Richardson extrapolation -- central
+  differences at h, h/2, h/4, ... from h = 2^-7·max(1, |x|), extrapolated to
+  h = 0 in a Neville tableau, with an error estimate (the gap between
+  successive extrapolants); it stops once that estimate has converged and then
+  grown twice in a row. (Measured on 3,155 random-formula derivatives, outside
+  rtol 1e-8: stopping at the first growth like Numerical Recipes' dfridr, from
+  2^-4, 80; at the second growth, 4; from 2^-7, 1 -- a roundoff-bound case.)
+
+Steps are made exactly representable (the divisor is the distance between the
+two points actually evaluated). When x ± h leaves a function's domain, the
+central difference turns one-sided on the side that stays inside.
+
+**Kinks.** Where the step straddles the kink of a piecewise op (abs, relu,
+max, min, hypot) the difference measures a mix of two slopes. Every
+re-evaluation watches those ops: when one behaves non-linearly over the step
+(its change differs from its local derivative times its inputs' change by
+more than 1% of the step), the step is shrunk until it no longer straddles
+the kink. An input whose value feeds an op sitting exactly on its kink is not
+differentiable there: that is a status of its own (``kink``), not a mismatch.
+
+**Rule.** An estimate agrees when |ad - fd| <= atol + rtol·|fd| (numpy's
+``allclose``; the atol covers gradients that are ~0, where any relative error
+is meaningless). A comparison that fails is not yet a mismatch: it is
+re-examined with more accurate estimates -- Richardson extrapolation; then,
+when every op on the way is analytic, the complex step, which decides; then
+Richardson from a 256× smaller first step -- and only a disagreement that
+survives is a ``mismatch``. Without the complex step, a mismatch needs both
+Richardson estimates to agree with each other and not with reverse mode; when
+they cannot decide (their own error is not small against the disagreement)
+the status is ``inconclusive``.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .engine import value_at
-from .errors import EvalError
 from .graph import Graph
 
 EPS = sys.float_info.epsilon
 CENTRAL_STEP = EPS ** (1.0 / 3.0)  # 6.06e-06
 ONE_SIDED_STEP = math.sqrt(EPS)  # 1.49e-08
-RTOL = 1e-6
-ATOL = 1e-8
+COMPLEX_STEP = 1e-100
+RICHARDSON_STEP = 2.0 ** -7  # Ridders' first step; the tableau halves it
 
+METHODS = ("central", "forward", "backward", "complex", "richardson")
+
+#: Relative default step of each method, multiplied by max(1, |x|).
+STEPS = {
+    "central": CENTRAL_STEP,
+    "forward": ONE_SIDED_STEP,
+    "backward": ONE_SIDED_STEP,
+    "complex": COMPLEX_STEP,
+    "richardson": RICHARDSON_STEP,
+}
+
+#: Default (rtol, atol) of each method. Measured on 20,000 random smooth
+#: formulas at random in-domain points (31,621 gradients; tests/formulas.py),
+#: against the complex step, the relative error of each plain estimate beyond
+#: the atol was, at the 99th / 99.9th percentile:
+#:   central 1.6e-7 / 4.9e-4, forward and backward 1.0e-6 / 1.2e-4,
+#:   Richardson 1.8e-13 / 2.2e-9; reverse mode vs the complex step 0 / 5.7e-16
+#:   (worst 3e-10, a cancelling rule).
+#: Each rtol sits above the 99th percentile of its method, so 99.4% (central)
+#: to 99.96% (Richardson) of correct gradients pass at once; the rest are
+#: re-examined (``judge``). With that, all 33,933 gradients of those formulas
+#: (erf/erfc ones included) pass with every method; on 10,000 formulas with
+#: abs/relu/max/min as well, 17,839 pass, 742 sit on a kink (max(y, y) ties)
+#: and 2 are inconclusive (atanh near its pole after erf: no complex step).
+#: The atol covers gradients that are ~0, where relative errors mean nothing.
+TOLERANCES = {
+    "central": (1e-6, 1e-8),
+    "forward": (1e-4, 1e-6),
+    "backward": (1e-4, 1e-6),
+    "complex": (1e-9, 1e-12),
+    "richardson": (1e-8, 1e-10),
+}
+RTOL, ATOL = TOLERANCES["central"]
+RULE = "|ad - fd| <= atol + rtol*|fd|"
+
+#: A piecewise op "straddles its kink" over a step when its change departs
+#: from the linear prediction by more than this fraction of its inputs' change.
+KINK_NONLINEARITY = 0.01
+
+_ARITH = (ValueError, ZeroDivisionError, OverflowError)
+_isfinite = math.isfinite
+
+
+class OutOfDomain(Exception):
+    """A perturbed evaluation left an op's domain (or was not finite) at ``node``."""
+
+    def __init__(self, node: int):
+        super().__init__(node)
+        self.node = node
+
+
+class NotAnalytic(Exception):
+    """The complex step met an op with no complex version at ``node``."""
+
+    def __init__(self, node: int):
+        super().__init__(node)
+        self.node = node
+
+
+# ---------------------------------------------------------------- re-evaluation
+
+class Reevaluator:
+    """The graph's output as a function of one node's value.
+
+    ``values`` (and ``local``/``grads`` when given) come from an evaluation at
+    the point; a perturbation of node k re-runs only the nodes that depend on
+    k, in id (= topological) order.
+    """
+
+    def __init__(self, graph: Graph, values: list[float], local: list | None = None,
+                 grads: list[float] | None = None):
+        self.graph = graph
+        self.values = values
+        self.local = local
+        self.grads = grads
+
+    def dependents(self, k: int) -> list[int]:
+        """Ids of the nodes whose value depends on node k, ascending."""
+        inputs = self.graph.inputs
+        mark = bytearray(len(inputs))
+        mark[k] = 1
+        out = []
+        for i in range(k + 1, len(inputs)):
+            for j in inputs[i]:
+                if mark[j]:
+                    mark[i] = 1
+                    out.append(i)
+                    break
+        return out
+
+    def function(self, k: int) -> NodeFunction:
+        return NodeFunction(self, k)
+
+
+class NodeFunction:
+    """f(t): the output when node k has the value t (real or complex)."""
+
+    def __init__(self, ev: Reevaluator, k: int):
+        self.ev = ev
+        self.k = k
+        self.x = ev.values[k]
+        self.deps = ev.dependents(k)
+
+    def real(self, t: float) -> tuple[float, int | None]:
+        """(output, the first piecewise op that straddled its kink or None)."""
+        graph, base, local = self.ev.graph, self.ev.values, self.ev.local
+        ops, inputs = graph.ops, graph.inputs
+        vals = list(base)
+        vals[self.k] = t
+        kink = None
+        for i in self.deps:
+            ins = inputs[i]
+            op = ops[i]
+            args = [vals[j] for j in ins]
+            try:
+                v = op.value(*args)
+            except _ARITH:
+                raise OutOfDomain(i) from None
+            if not _isfinite(v):
+                raise OutOfDomain(i)
+            vals[i] = v
+            if kink is None and op.kink is not None and local is not None \
+                    and _straddles(v, base[i], args, [base[j] for j in ins], local[i]):
+                kink = i
+        return vals[graph.output], kink
+
+    def complex(self, t: complex) -> complex:
+        """The output with node k at the complex value t (real parts stay the point's)."""
+        graph, base = self.ev.graph, self.ev.values
+        ops, inputs = graph.ops, graph.inputs
+        vals: list = list(base)
+        vals[self.k] = t
+        for i in self.deps:
+            op = ops[i]
+            if op.cvalue is None:
+                raise NotAnalytic(i)
+            try:
+                im = op.cvalue(*[vals[j] for j in inputs[i]]).imag
+            except _ARITH:
+                raise OutOfDomain(i) from None
+            if not _isfinite(im):
+                raise OutOfDomain(i)
+            # Re f(x + ih) = f(x) - h²f''/2 + ... = f(x) exactly in doubles.
+            vals[i] = complex(base[i], im)
+        return vals[graph.output]
+
+    def not_analytic(self) -> int | None:
+        """The first node above k whose op has no complex version, or None."""
+        ops = self.ev.graph.ops
+        return next((i for i in self.deps if ops[i].cvalue is None), None)
+
+    def noise(self) -> float:
+        """Rounding noise of one evaluation of f: eps·Σ |∂f/∂node|·|node| over the nodes above k.
+
+        Each node's rounding error (≈ eps·|value|) reaches the output scaled by
+        the output's gradient with respect to that node.
+        """
+        grads, values = self.ev.grads, self.ev.values
+        if grads is None:
+            return EPS * abs(values[self.ev.graph.output])
+        total = sum(abs(grads[i] * values[i]) for i in self.deps)
+        return EPS * total if _isfinite(total) else math.inf
+
+
+def _straddles(v, v0, args, args0, loc) -> bool:
+    linear = v0
+    change = 0.0
+    for lg, a, a0 in zip(loc, args, args0):
+        linear += lg * (a - a0)
+        change += abs(a - a0)
+    deviation = abs(v - linear)
+    return deviation > KINK_NONLINEARITY * change + 4.0 * EPS * (abs(v) + abs(v0))
+
+
+# ---------------------------------------------------------------- estimates
 
 @dataclass
-class Estimate:
-    name: str
-    ad: float
-    fd: float | None  # None when no difference could be evaluated
+class Numeric:
+    """One finite-difference estimate."""
+
+    value: float | None  # None: no estimate could be made
     step: float
-    method: str  # "central", "forward", "backward"
-    abs_error: float | None
-    rel_error: float | None
-    ok: bool | None  # None: inconclusive (see note)
+    method: str  # the method actually used
+    error: float | None = None  # the estimate's own error estimate, when known
     note: str = ""
+    kink: int | None = None  # a kink the step could not avoid
 
 
-def _step(x: float, rel: float) -> float:
-    h = rel * max(1.0, abs(x))
-    return (x + h) - x
+def _central(fn: NodeFunction, x: float, h: float) -> tuple[float, int | None]:
+    # Divide by the distance between the points actually evaluated.
+    xp, xm = x + h, x - h
+    fp, kp = fn.real(xp)
+    fm, km = fn.real(xm)
+    return (fp - fm) / (xp - xm), kp if kp is not None else km
 
 
-def difference(graph: Graph, at: dict[str, float], name: str) -> tuple[float | None, float, str]:
-    """(estimate, step, method) of d output / d ``name`` at ``at``."""
-    x = at[name]
+def _one_sided(fn: NodeFunction, x: float, h: float, sign: float, f0: float):
+    xs = x + sign * h
+    fs, k = fn.real(xs)
+    return (fs - f0) / (xs - x), k
 
-    def f(v: float) -> float:
-        return value_at(graph, {**at, name: v})
 
-    h = _step(x, CENTRAL_STEP)
-    try:
-        return (f(x + h) - f(x - h)) / (2.0 * h), h, "central"
-    except EvalError:
-        pass
-    h = _step(x, ONE_SIDED_STEP)
-    f0 = value_at(graph, at)
-    for sign, method in ((1.0, "forward"), (-1.0, "backward")):
+def _describe(graph: Graph, i: int) -> str:
+    return f"{graph.ops[i].name} (n{i})"
+
+
+def _shrinking(first: float, attempts: int = 6, factor: float = 16.0):
+    h = first
+    for _ in range(attempts):
+        yield h
+        h /= factor
+
+
+def step_for(method: str, x: float, step: float | None = None) -> float:
+    """The default step of ``method`` at x (or the given one), made representable."""
+    h = step if step is not None else STEPS[method] * max(1.0, abs(x))
+    if method == "complex":
+        return h
+    r = (x + h) - x
+    return r if r > 0.0 else h
+
+
+def estimate(fn: NodeFunction, method: str, step: float | None = None) -> Numeric:
+    """d output / d node by ``method``, with the fallbacks described in the module docstring."""
+    x = fn.x
+    graph = fn.ev.graph
+    f0 = fn.ev.values[graph.output]
+    if method == "richardson":
+        return ridders(fn, step_for("richardson", x, step))
+    if method == "complex":
+        bad = fn.not_analytic()
+        if bad is None:
+            h = step_for("complex", x, step)
+            try:
+                return Numeric(fn.complex(complex(x, h)).imag / h, h, "complex")
+            except OutOfDomain as exc:
+                note = f"the complex step failed at {_describe(graph, exc.node)}"
+        else:
+            op = graph.ops[bad]
+            # Ops with a kink are piecewise, not analytic; the others (erf, erfc)
+            # have no complex version in the standard library.
+            why = "is not analytic" if op.kink is not None else "has no complex version"
+            note = f"no complex step through {_describe(graph, bad)}: {op.name} {why}"
+        out = estimate(fn, "central")
+        out.note = "; ".join(n for n in (note + "; central differences used", out.note) if n)
+        return out
+    if method in ("forward", "backward"):
+        sign = 1.0 if method == "forward" else -1.0
+        order = ((sign, method), (-sign, "backward" if method == "forward" else "forward"))
+        return _one_sided_estimate(fn, x, f0, step_for(method, x, step), order, "")
+    # central
+    note = ""
+    for h in _shrinking(step_for("central", x, step)):
         try:
-            return sign * (f(x + sign * h) - f0) / h, h, method
-        except EvalError:
-            continue
-    return None, h, "central"
+            d, kink = _central(fn, x, h)
+        except OutOfDomain as exc:
+            where = _describe(graph, exc.node)
+            h1 = step_for("forward", x)
+            return _one_sided_estimate(
+                fn, x, f0, h1, ((1.0, "forward"), (-1.0, "backward")),
+                f"x ± h leaves the domain of {where}")
+        if kink is None:
+            return Numeric(d, h, "central", note=note)
+        note = f"the step was shrunk to h = {h / 16:.3g} to avoid the kink of " \
+               f"{_describe(graph, kink)}"
+    return Numeric(d, h, "central", kink=kink,
+                   note=f"{_describe(graph, kink)} is within {h:.3g} of its kink")
 
+
+def _one_sided_estimate(fn, x, f0, h, order, why) -> Numeric:
+    graph = fn.ev.graph
+    for n, (sign, name) in enumerate(order):
+        if n:
+            note = (f"{why}; " if why else "") + f"the other side leaves the domain: {name} " \
+                "difference used"
+        else:
+            note = f"{why}: {name} difference used" if why else ""
+        try:
+            for hh in _shrinking(h):
+                d, kink = _one_sided(fn, x, hh, sign, f0)
+                if kink is None:
+                    return Numeric(d, hh, name, note=note)
+            return Numeric(d, hh, name, kink=kink,
+                           note=f"{_describe(graph, kink)} is within {hh:.3g} of its kink")
+        except OutOfDomain:
+            continue
+    return Numeric(None, h, order[0][1], note="x ± h leaves the domain on both sides")
+
+
+#: Ridders' parameters: step ratio, steps tried at most, tableau width, and the
+#: growth of the error estimate at which the extrapolation stops.
+RIDDERS_RATIO = 2.0
+RIDDERS_STEPS = 40
+RIDDERS_WIDTH = 10
+RIDDERS_SAFE = 2.0
+RIDDERS_CONVERGED = 1e-3
+RIDDERS_PATIENCE = 2
+
+
+def ridders(fn: NodeFunction, h0: float) -> Numeric:
+    """Richardson extrapolation of central differences over h0, h0/2, ... (Ridders' method).
+
+    Steps whose difference leaves the domain or straddles a kink are skipped
+    and the tableau restarts below them. Returns the extrapolant with the
+    smallest error estimate (floored at the rounding noise of its step).
+    """
+    x = fn.x
+    ratio2 = RIDDERS_RATIO * RIDDERS_RATIO
+    prev: list[float] | None = None
+    best, best_err, best_h = None, math.inf, h0
+    first = None  # the first plain difference, if nothing better is found
+    skipped = ""
+    h = h0
+    growing = 0
+    for _ in range(RIDDERS_STEPS):
+        if h <= 0.0 or x + h == x:
+            break
+        try:
+            d, kink = _central(fn, x, h)
+        except OutOfDomain as exc:
+            skipped = f"steps over {h:.3g} leave the domain of {_describe(fn.ev.graph, exc.node)}"
+            prev, h = None, h / RIDDERS_RATIO
+            continue
+        if kink is not None:
+            skipped = f"steps over {h:.3g} straddle the kink of {_describe(fn.ev.graph, kink)}"
+            prev, h = None, h / RIDDERS_RATIO
+            continue
+        if first is None:
+            first = (d, h)
+        row = [d]
+        if prev is not None:
+            fac = ratio2
+            for j in range(1, min(len(prev), RIDDERS_WIDTH) + 1):
+                row.append((row[j - 1] * fac - prev[j - 1]) / (fac - 1.0))
+                fac *= ratio2
+                err = max(abs(row[j] - row[j - 1]), abs(row[j] - prev[j - 1]))
+                if err <= best_err:
+                    best, best_err, best_h = row[j], err, h
+            # Stop when the error estimate grows again -- but only once it has
+            # converged: early rows from a step that is too large are noise.
+            if abs(row[-1] - prev[-1]) >= RIDDERS_SAFE * best_err \
+                    and best_err <= RIDDERS_CONVERGED * abs(best):
+                growing += 1
+                if growing >= RIDDERS_PATIENCE:
+                    break
+            else:
+                growing = 0
+        prev = row
+        h /= RIDDERS_RATIO
+    if best is None:
+        if first is None:
+            return Numeric(None, h0, "richardson", note=skipped or "no step stays in the domain")
+        best, best_h = first
+    noise = fn.noise() / best_h
+    error = max(best_err, noise)
+    return Numeric(best, best_h, "richardson", error=error,
+                   note=skipped if skipped else "")
+
+
+# ---------------------------------------------------------------- comparing
 
 def compare(ad: float, fd: float, rtol: float = RTOL, atol: float = ATOL):
     """(abs error, rel error, ok) under |ad - fd| <= atol + rtol·|fd|."""
@@ -74,21 +429,289 @@ def compare(ad: float, fd: float, rtol: float = RTOL, atol: float = ATOL):
     return abs_error, rel_error, abs_error <= atol + rtol * abs(fd)
 
 
+@dataclass
+class Settings:
+    """How to check: the method, tolerances (None: the method's default) and step."""
+
+    method: str = "central"
+    rtol: float | None = None
+    atol: float | None = None
+    step: float | None = None
+
+    def tolerances(self, method: str | None = None) -> tuple[float, float]:
+        """(rtol, atol): the given ones, else the defaults of ``method`` (the one used)."""
+        drtol, datol = TOLERANCES[method or self.method]
+        return (drtol if self.rtol is None else self.rtol,
+                datol if self.atol is None else self.atol)
+
+
+@dataclass
+class Estimate:
+    """A reverse-mode derivative next to its numeric estimate, and the verdict."""
+
+    name: str
+    ad: float
+    fd: float | None  # None when no difference could be evaluated
+    step: float
+    method: str  # the method whose estimate decided
+    abs_error: float | None
+    rel_error: float | None
+    ok: bool | None  # None: neither agreement nor mismatch (see status)
+    note: str = ""
+    # ok, mismatch, kink, inconclusive or unavailable
+    status: str = ""
+    tolerance: float | None = None  # atol + rtol·|fd|
+    error: float | None = None  # the estimate's own error estimate, when known
+    node: int | None = None
+    rtol: float = RTOL
+    atol: float = ATOL
+    attempts: list = field(default_factory=list)  # (method, estimate) tried before
+
+    def __post_init__(self):
+        if not self.status:
+            self.status = {True: "ok", False: "mismatch"}.get(self.ok, "unavailable")
+
+
+def judge(name: str, ad: float, fn: NodeFunction, settings: Settings, *,
+          kink: bool = False, refine: bool = True) -> Estimate:
+    """Compare ``ad`` with a numeric estimate of the same derivative and decide.
+
+    ``kink``: the point sits exactly on a kink this value feeds: the estimate
+    is made for the record, and the status is ``kink``.
+
+    A failed comparison is re-examined (unless ``refine`` is off) with
+    Richardson extrapolation from the default first step, then the complex
+    step when every op above is analytic (decisive: it has no cancellation
+    error), then Richardson from a 256× smaller first step. Without the
+    complex step, a mismatch needs both Richardson estimates to agree with
+    each other, within their own error estimates, and to disagree with ``ad``
+    beyond the tolerance plus those errors; otherwise it is ``inconclusive``.
+    """
+    num = estimate(fn, settings.method, settings.step)
+    rtol, atol = settings.tolerances(num.method if settings.method == "complex" else None)
+    if not _isfinite(ad):
+        return _estimate(name, ad, num, rtol, atol, fn, None, "unavailable",
+                         "the reverse-mode gradient is not finite")
+    if kink:
+        return _estimate(name, ad, num, rtol, atol, fn, None, "kink",
+                         "not differentiable at this point")
+    usable = num.value is not None and num.kink is None
+    if usable and compare(ad, num.value, rtol, atol)[2]:
+        return _estimate(name, ad, num, rtol, atol, fn, True, "ok", num.note)
+    if not refine:
+        if num.kink is not None:
+            return _estimate(name, ad, num, rtol, atol, fn, None, "kink", num.note)
+        if num.value is None:
+            return _estimate(name, ad, num, rtol, atol, fn, None, "unavailable", num.note)
+        return _estimate(name, ad, num, rtol, atol, fn, False, "mismatch", num.note)
+    if usable and num.method == "complex":
+        # No cancellation error: the complex step is decisive.
+        return _estimate(name, ad, num, rtol, atol, fn, False, "mismatch", num.note)
+    tried = [num] if usable else []
+    chain = []
+    if num.method != "richardson":
+        chain.append(("richardson", None))
+    if fn.not_analytic() is None:
+        chain.append(("complex", None))
+    h0 = settings.step if num.method == "richardson" and settings.step else \
+        step_for("richardson", fn.x)
+    chain.append(("richardson", h0 / 256.0))
+    for method, step in chain:
+        better = estimate(fn, method, step)
+        if better.value is None or better.kink is not None or better.method != method:
+            continue
+        before = list(tried)
+        tried.append(better)
+        if compare(ad, better.value, rtol, atol)[2]:
+            return _estimate(name, ad, better, rtol, atol, fn, True, "ok",
+                             _refined_note(before, better, ad, True), before)
+        if method == "complex":
+            return _estimate(name, ad, better, rtol, atol, fn, False, "mismatch",
+                             _refined_note(before, better, ad, False), before)
+    if not tried:
+        if num.kink is not None:
+            return _estimate(name, ad, num, rtol, atol, fn, None, "kink", num.note)
+        return _estimate(name, ad, num, rtol, atol, fn, None, "unavailable",
+                         num.note or "no finite difference could be evaluated")
+    extrapolated = [t for t in tried if t.method == "richardson"]
+    best = min(tried, key=lambda t: t.error if t.error is not None else math.inf)
+    others = [t for t in tried if t is not best]
+    if len(extrapolated) >= 2:
+        r1, r2 = extrapolated[:2]
+        e1, e2 = r1.error, r2.error
+        consistent = abs(r1.value - r2.value) <= atol + rtol * abs(r1.value) + 2.0 * (e1 + e2)
+        apart = all(abs(ad - r.value) > atol + rtol * abs(r.value) + 2.0 * r.error
+                    for r in (r1, r2))
+        if consistent and apart:
+            return _estimate(name, ad, best, rtol, atol, fn, False, "mismatch",
+                             _refined_note(others, best, ad, False), others)
+    spread = max(t.value for t in tried) - min(t.value for t in tried)
+    own = max(best.error if best.error is not None else math.inf, spread)
+    return _estimate(name, ad, best, rtol, atol, fn, None, "inconclusive",
+                     f"finite differences cannot decide here: their own error (about "
+                     f"{own:.2g}, from rounding noise and the spread of the estimates) is not "
+                     f"small against the disagreement ({abs(ad - best.value):.2g})", others)
+
+
+def _refined_note(before: list[Numeric], used: Numeric, ad: float, agrees: bool) -> str:
+    """How a re-examined comparison was decided, for the notes."""
+    if not before:
+        return used.note
+    if agrees:
+        text = "; ".join(f"the {b.method} estimate {b.value:.10g} was off by "
+                         f"{abs(ad - b.value):.2g}" for b in before)
+        text += f" (its step is too coarse here); {_NAMES[used.method]} agrees"
+    else:
+        text = "confirmed by " + ", ".join(
+            f"{_NAMES[m.method]} ({m.value:.10g})" for m in before + [used])
+    return text + (f" ({used.note})" if used.note else "")
+
+
+_NAMES = {"central": "central differences", "forward": "a forward difference",
+          "backward": "a backward difference", "complex": "the complex step",
+          "richardson": "Richardson extrapolation"}
+
+
+def _estimate(name, ad, num: Numeric, rtol, atol, fn, ok, status, note, attempts=()) -> Estimate:
+    if num.value is None:
+        abs_error = rel_error = tolerance = None
+    else:
+        abs_error, rel_error, _ = compare(ad, num.value, rtol, atol)
+        tolerance = atol + rtol * abs(num.value)
+    return Estimate(name, ad, num.value, num.step, num.method, abs_error, rel_error, ok,
+                    note, status, tolerance, num.error, fn.k, rtol, atol,
+                    [(a.method, a.value) for a in attempts])
+
+
+# ---------------------------------------------------------------- whole points
+
+def affected_by(graph: Graph, kinks: list[int]) -> list[bool]:
+    """mark[i]: node i feeds (is an ancestor of, or is) a node sitting on its kink."""
+    mark = [False] * len(graph)
+    for k in kinks:
+        mark[k] = True
+    if kinks:
+        inputs = graph.inputs
+        for i in range(max(kinks), -1, -1):
+            if mark[i]:
+                for j in inputs[i]:
+                    mark[j] = True
+    return mark
+
+
+def check_inputs(graph: Graph, values, local, grads, kinks: list[int], names: list[str],
+                 settings: Settings, refine: bool = True, progress=None) -> list[Estimate]:
+    """Judge d output / d input for each input in ``names``."""
+    ev = Reevaluator(graph, values, local, grads)
+    kinked = affected_by(graph, kinks)
+    out = []
+    for name in names:
+        i = graph.variables[name]
+        out.append(judge(name, grads[i], ev.function(i), settings, kink=kinked[i], refine=refine))
+        if progress:
+            progress()
+    return out
+
+
+def intermediate_nodes(graph: Graph) -> list[int]:
+    """The nodes a gradient flows through from the inputs, leaves excluded."""
+    return [i for i in range(len(graph)) if graph.inputs[i] and graph.requires[i]]
+
+
+def check_nodes(graph: Graph, values, local, grads, kinks: list[int], settings: Settings,
+                progress=None) -> tuple[list[Estimate], dict | None]:
+    """Judge d output / d node for every intermediate node; name the culprit of a mismatch."""
+    ev = Reevaluator(graph, values, local, grads)
+    kinked = affected_by(graph, kinks)
+    out = []
+    for i in intermediate_nodes(graph):
+        out.append(judge(f"n{i}", grads[i], ev.function(i), settings, kink=kinked[i]))
+        if progress:
+            progress()
+    return out, culprit(graph, values, local, grads, out, settings)
+
+
+def local_derivative(op, args: list[float], pos: int) -> Numeric:
+    """Ridders' estimate of d op / d args[pos] at ``args``: the op alone, as a tiny graph."""
+    from .graph import Graph as _Graph
+    from .ops import OPS
+
+    n = len(args)
+    ops = [OPS["const"]] * n + [op]
+    g = _Graph("", ops, [()] * n + [tuple(range(n))], [""] * (n + 1), [0] * (n + 1),
+               [0] * (n + 1), {j: a for j, a in enumerate(args)}, n)
+    vals = list(args) + [op.value(*args)]
+    return ridders(Reevaluator(g, vals).function(pos), step_for("richardson", args[pos]))
+
+
+def culprit(graph: Graph, values, local, grads, nodes: list[Estimate], settings: Settings):
+    """Where a wrong gradient comes from: the local derivative that disagrees.
+
+    The highest node whose gradient disagrees received it from its consumers,
+    whose own gradients agree; so one of their local derivatives (an edge of
+    the graph) is wrong. Each is re-estimated numerically on the op alone.
+    """
+    bad = [e.node for e in nodes if e.status == "mismatch"]
+    if not bad:
+        return None
+    k = max(bad)
+    rtol, atol = settings.tolerances()
+    for c in range(k + 1, len(graph)):
+        ins = graph.inputs[c]
+        for pos, j in enumerate(ins):
+            if j != k:
+                continue
+            args = [values[a] for a in ins]
+            num = local_derivative(graph.ops[c], args, pos)
+            rule = local[c][pos]
+            if num.value is None:
+                continue
+            _, _, ok = compare(rule, num.value, rtol, atol)
+            if not ok and abs(rule - num.value) > 2.0 * (num.error or 0.0):
+                op = graph.ops[c].name
+                return {"node": f"n{c}", "op": op, "input": f"n{k}", "position": pos + 1,
+                        "local": rule, "numeric": num.value,
+                        "message": f"the local derivative of n{c} ({op}) with respect to its "
+                                   f"input {pos + 1} (n{k}) is {rule:.10g}, but numerically "
+                                   f"{num.value:.10g}: the rule for {op} looks wrong"}
+    return {"node": f"n{k}", "op": graph.ops[k].name, "input": None, "position": None,
+            "local": None, "numeric": None,
+            "message": f"the gradient first disagrees at n{k} ({graph.ops[k].name}); the local "
+                       "derivatives of its consumers agree with finite differences"}
+
+
+# ---------------------------------------------------------------- for `adiff grad`
+
+def difference(graph: Graph, at: dict[str, float], name: str) -> tuple[float | None, float, str]:
+    """(estimate, step, method) of d output / d ``name`` at ``at`` by central differences."""
+    from .engine import bind, forward
+
+    values = bind(graph, {**at})
+    forward(graph, values, local=False)
+    num = estimate(Reevaluator(graph, values).function(graph.variables[name]), "central")
+    return num.value, num.step, num.method
+
+
 def check(graph: Graph, at: dict[str, float], gradient: dict[str, float],
           rtol: float = RTOL, atol: float = ATOL, kink_inputs: set[str] | None = None
           ) -> list[Estimate]:
-    """Compare each reverse-mode partial in ``gradient`` with a finite difference."""
+    """Compare each reverse-mode partial in ``gradient`` with a finite difference.
+
+    The column ``adiff grad`` shows: central differences, re-examined as in
+    ``judge`` when they disagree; at a kink the status is ``kink``.
+    """
+    from .engine import bind, forward
+
+    values = bind(graph, {**at})
+    local, _ = forward(graph, values)
+    ev = Reevaluator(graph, values, local)
+    settings = Settings("central", rtol, atol)
     out = []
     for name, ad in gradient.items():
-        fd, h, method = difference(graph, at, name)
-        if fd is None:
-            out.append(Estimate(name, ad, None, h, method, None, None, None,
-                                "x ± h leaves the domain on both sides"))
-            continue
-        abs_error, rel_error, ok = compare(ad, fd, rtol, atol)
-        note = ""
+        e = judge(name, ad, ev.function(graph.variables[name]), settings)
         if kink_inputs and name in kink_inputs:
-            note = "not differentiable at this point (kink)"
-            ok = None if not ok else ok
-        out.append(Estimate(name, ad, fd, h, method, abs_error, rel_error, ok, note))
+            e.note = "not differentiable at this point (kink)"
+            e.status = "kink"
+            e.ok = None if not e.ok else e.ok
+        out.append(e)
     return out

@@ -19,6 +19,7 @@ keep precision.
 
 from __future__ import annotations
 
+import cmath
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ class Op:
     # ops; ops with one are "fused" nodes that --expand can rewrite.
     expand: str | None = None
     aliases: tuple[str, ...] = field(default=())
+    # The same function for complex arguments (an analytic extension), for the
+    # complex-step check; None for ops that are not analytic (abs, relu, max,
+    # min) or have no complex version in the standard library (erf, erfc).
+    # Only its imaginary part is used: the real part is taken from ``value``.
+    cvalue: Callable[..., complex] | None = None
 
     def arity_text(self) -> str:
         if self.arity is None:
@@ -103,7 +109,7 @@ def _pow_local(a: float, b: float, out: float) -> tuple[float, float]:
         else:
             da = _INF
     else:
-        da = b * math.pow(a, b - 1.0) if out != 0.0 else b * out / a
+        da = b * math.pow(a, b - 1.0)
     # d/db a^b = a^b·ln a, defined for a > 0; 0 at a = 0 (b > 0), and not
     # defined for a negative base (only integer exponents exist there).
     if a > 0.0:
@@ -130,8 +136,27 @@ def _has_tie(*xs: float) -> bool:
 
 
 def _logsumexp_local(*a: float) -> tuple[float, ...]:
-    out = a[-1]
-    return tuple(math.exp(x - out) for x in a[:-1])
+    # softmax, from the shifted exponentials: exp(x - out) would lose the
+    # denominator when out rounds to max(x) (logsumexp(1e16, 1e16)).
+    xs = a[:-1]
+    m = max(xs)
+    es = [math.exp(x - m) for x in xs]
+    total = math.fsum(es)
+    return tuple(e / total for e in es)
+
+
+def _atan2_local(y: float, x: float, out: float) -> tuple[float, float]:
+    # (x, -y)/(x² + y²), divided by r twice so tiny arguments do not underflow.
+    r = math.hypot(x, y)
+    return (x / r) / r, (-y / r) / r
+
+
+def _max(*xs: float) -> float:
+    return max(xs)
+
+
+def _min(*xs: float) -> float:
+    return min(xs)
 
 
 def _hypot_local(a: float, b: float, out: float) -> tuple[float, float]:
@@ -146,7 +171,12 @@ def _sign(a: float) -> float:
 
 def _acot(a: float) -> float:
     # The continuous branch, values in (0, pi): acot(0) = pi/2, acot(-1) = 3pi/4.
-    return math.pi / 2.0 - math.atan(a)
+    # atan(1/x) keeps full precision for large x, where pi/2 - atan(x) cancels.
+    if a > 0.0:
+        return math.atan(1.0 / a)
+    if a < 0.0:
+        return math.pi + math.atan(1.0 / a)
+    return math.pi / 2.0
 
 
 def _over(f: Callable[[float], float]) -> Callable[[float], float]:
@@ -159,6 +189,79 @@ def _of_inverse(f: Callable[[float], float]) -> Callable[[float], float]:
     return lambda a: f(1.0 / a)
 
 
+# ---------------------------------------------------------------- complex versions
+# For the complex step f'(x) = Im f(x + ih)/h: each must be analytic where the
+# real op is differentiable. Branches are chosen by real parts, so the tiny
+# imaginary parts never move a value across a branch cut.
+
+def _cpow(a, b) -> complex:
+    a, b = complex(a), complex(b)
+    x = a.real
+    if x > 0.0:
+        return cmath.exp(b * cmath.log(a))
+    if x < 0.0:
+        # Only integer real exponents exist for a negative base: x^b·(a/x)^b.
+        if b.imag != 0.0 or b.real != math.floor(b.real):
+            raise ValueError("pow: a negative base needs an integer exponent")
+        return math.pow(x, b.real) * cmath.exp(b.real * cmath.log(a / x))
+    if a == 0.0:
+        if b.real > 0.0:
+            return 0j
+        if b == 0.0:
+            return 1 + 0j
+        raise ZeroDivisionError("pow: zero to a negative power")
+    return a ** b.real if b.imag == 0.0 else cmath.exp(b * cmath.log(a))
+
+
+def _ccbrt(z) -> complex:
+    z = complex(z)
+    if z.real < 0.0:
+        return -((-z) ** (1.0 / 3.0))
+    return z ** (1.0 / 3.0) if z != 0.0 else 0j
+
+
+def _chypot(a, b) -> complex:
+    a, b = complex(a), complex(b)
+    s = max(abs(a.real), abs(b.real))
+    if s == 0.0:
+        return 0j  # the kink at the origin
+    a, b = a / s, b / s
+    return s * cmath.sqrt(a * a + b * b)
+
+
+def _catan2(y, x) -> complex:
+    y, x = complex(y), complex(x)
+    if x.real == 0.0 and y.real == 0.0:
+        return 0j
+    if abs(x.real) >= abs(y.real):
+        r = cmath.atan(y / x)
+        if x.real < 0.0:
+            r += math.pi if math.copysign(1.0, y.real) > 0.0 else -math.pi
+        return r
+    return (math.pi / 2.0 if y.real > 0.0 else -math.pi / 2.0) - cmath.atan(x / y)
+
+
+def _csigmoid(z) -> complex:
+    z = complex(z)
+    if z.real >= 0.0:
+        return 1.0 / (1.0 + cmath.exp(-z))
+    e = cmath.exp(z)
+    return e / (1.0 + e)
+
+
+def _csoftplus(z) -> complex:
+    z = complex(z)
+    if z.real > 0.0:
+        return z + cmath.log(1.0 + cmath.exp(-z))
+    return cmath.log(1.0 + cmath.exp(z))
+
+
+def _clogsumexp(*zs) -> complex:
+    zs = [complex(z) for z in zs]
+    m = max(zs, key=lambda z: z.real)
+    return m + cmath.log(sum(cmath.exp(z - m) for z in zs))
+
+
 # ---------------------------------------------------------------- the table
 
 _ROWS = (
@@ -166,88 +269,104 @@ _ROWS = (
     Op("var", 0, lambda: _NAN, lambda out: (), kind="leaf"),
     Op("const", 0, lambda: _NAN, lambda out: (), kind="leaf"),
     # arithmetic
-    Op("add", 2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), symbol="+", kind="infix"),
-    Op("sub", 2, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0), symbol="-", kind="infix"),
-    Op("mul", 2, lambda a, b: a * b, lambda a, b, out: (b, a), symbol="*", kind="infix"),
+    Op("add", 2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), symbol="+", kind="infix",
+       cvalue=lambda a, b: a + b),
+    Op("sub", 2, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0), symbol="-", kind="infix",
+       cvalue=lambda a, b: a - b),
+    Op("mul", 2, lambda a, b: a * b, lambda a, b, out: (b, a), symbol="*", kind="infix",
+       cvalue=lambda a, b: a * b),
     Op("div", 2, lambda a, b: a / b, lambda a, b, out: (1.0 / b, -out / b),
-       domain="a nonzero divisor", symbol="/", kind="infix"),
+       domain="a nonzero divisor", symbol="/", kind="infix", cvalue=lambda a, b: a / b),
     Op("pow", 2, _pow, _pow_local,
        domain="a positive base, or a zero base with a non-negative exponent, "
               "or a negative base with an integer exponent",
-       symbol="^", kind="infix", aliases=("pow",)),
-    Op("neg", 1, lambda a: -a, lambda a, out: (-1.0,), symbol="-", kind="prefix"),
+       symbol="^", kind="infix", aliases=("pow",), cvalue=_cpow),
+    Op("neg", 1, lambda a: -a, lambda a, out: (-1.0,), symbol="-", kind="prefix", cvalue=lambda a: -a),
     # exponentials and logarithms
-    Op("exp", 1, math.exp, lambda a, out: (out,)),
-    Op("log", 1, math.log, lambda a, out: (1.0 / a,), domain="x > 0", aliases=("log", "ln")),
+    Op("exp", 1, math.exp, lambda a, out: (out,), cvalue=cmath.exp),
+    Op("log", 1, math.log, lambda a, out: (1.0 / a,), domain="x > 0", aliases=("log", "ln"),
+       cvalue=cmath.log),
     Op("logb", 2, lambda a, b: math.log(a) / math.log(b),
        lambda a, b, out: (1.0 / (a * math.log(b)), -out / (b * math.log(b))),
-       domain="x > 0 and a positive base other than 1", symbol="log", aliases=("log",)),
-    Op("log2", 1, math.log2, lambda a, out: (1.0 / (a * _LN2),), domain="x > 0"),
-    Op("log10", 1, math.log10, lambda a, out: (1.0 / (a * _LN10),), domain="x > 0"),
-    Op("log1p", 1, math.log1p, lambda a, out: (1.0 / (1.0 + a),), domain="x > -1"),
-    Op("expm1", 1, math.expm1, lambda a, out: (out + 1.0,)),
-    Op("sqrt", 1, math.sqrt, lambda a, out: (0.5 / out,), domain="x >= 0"),
-    Op("cbrt", 1, _cbrt, lambda a, out: (1.0 / (3.0 * out * out),)),
+       domain="x > 0 and a positive base other than 1", symbol="log", aliases=("log",),
+       cvalue=lambda a, b: cmath.log(a) / cmath.log(b)),
+    Op("log2", 1, math.log2, lambda a, out: (1.0 / (a * _LN2),), domain="x > 0",
+       cvalue=lambda a: cmath.log(a) / _LN2),
+    Op("log10", 1, math.log10, lambda a, out: (1.0 / (a * _LN10),), domain="x > 0", cvalue=cmath.log10),
+    Op("log1p", 1, math.log1p, lambda a, out: (1.0 / (1.0 + a),), domain="x > -1",
+       cvalue=lambda a: cmath.log(1.0 + a)),
+    Op("expm1", 1, math.expm1, lambda a, out: (out + 1.0,), cvalue=lambda a: cmath.exp(a) - 1.0),
+    Op("sqrt", 1, math.sqrt, lambda a, out: (0.5 / out,), domain="x >= 0", cvalue=cmath.sqrt),
+    Op("cbrt", 1, _cbrt, lambda a, out: (1.0 / (3.0 * out * out),), cvalue=_ccbrt),
     # piecewise
     Op("abs", 1, abs, lambda a, out: (_sign(a),),
        kink=lambda a: a == 0.0, convention="d|x|/dx = 0 at x = 0"),
     Op("relu", 1, lambda a: a if a > 0.0 else 0.0, lambda a, out: (1.0 if a > 0.0 else 0.0,),
        kink=lambda a: a == 0.0, convention="relu'(0) = 0"),
-    Op("max", None, max, _max_local, kink=_has_tie, min_arity=1,
+    Op("max", None, _max, _max_local, kink=_has_tie, min_arity=1,
        convention="at a tie the gradient is split evenly between the tied arguments"),
-    Op("min", None, min, _max_local, kink=_has_tie, min_arity=1,
+    Op("min", None, _min, _max_local, kink=_has_tie, min_arity=1,
        convention="at a tie the gradient is split evenly between the tied arguments"),
     Op("hypot", 2, math.hypot, _hypot_local, kink=lambda a, b: a == 0.0 and b == 0.0,
        convention="the gradient of hypot at (0, 0) is taken as (0, 0)",
-       expand="sqrt(a^2 + b^2)"),
+       expand="sqrt(a^2 + b^2)", cvalue=_chypot),
     # trigonometric
-    Op("sin", 1, math.sin, lambda a, out: (math.cos(a),)),
-    Op("cos", 1, math.cos, lambda a, out: (-math.sin(a),)),
-    Op("tan", 1, math.tan, lambda a, out: (1.0 + out * out,), expand="sin(a)/cos(a)"),
+    Op("sin", 1, math.sin, lambda a, out: (math.cos(a),), cvalue=cmath.sin),
+    Op("cos", 1, math.cos, lambda a, out: (-math.sin(a),), cvalue=cmath.cos),
+    Op("tan", 1, math.tan, lambda a, out: (1.0 + out * out,), expand="sin(a)/cos(a)", cvalue=cmath.tan),
     Op("sec", 1, _over(math.cos), lambda a, out: (out * math.tan(a),),
-       domain="cos(x) != 0", expand="1/cos(a)"),
+       domain="cos(x) != 0", expand="1/cos(a)", cvalue=lambda a: 1.0 / cmath.cos(a)),
     Op("csc", 1, _over(math.sin), lambda a, out: (-out / math.tan(a),),
-       domain="sin(x) != 0", expand="1/sin(a)"),
+       domain="sin(x) != 0", expand="1/sin(a)", cvalue=lambda a: 1.0 / cmath.sin(a)),
     Op("cot", 1, _over(math.tan), lambda a, out: (-(1.0 + out * out),),
-       domain="sin(x) != 0", expand="cos(a)/sin(a)"),
-    Op("asin", 1, math.asin, lambda a, out: (1.0 / math.sqrt(1.0 - a * a),), domain="-1 <= x <= 1"),
-    Op("acos", 1, math.acos, lambda a, out: (-1.0 / math.sqrt(1.0 - a * a),), domain="-1 <= x <= 1"),
-    Op("atan", 1, math.atan, lambda a, out: (1.0 / (1.0 + a * a),)),
+       domain="sin(x) != 0", expand="cos(a)/sin(a)", cvalue=lambda a: 1.0 / cmath.tan(a)),
+    Op("asin", 1, math.asin, lambda a, out: (1.0 / math.sqrt(1.0 - a * a),), domain="-1 <= x <= 1",
+       cvalue=cmath.asin),
+    Op("acos", 1, math.acos, lambda a, out: (-1.0 / math.sqrt(1.0 - a * a),), domain="-1 <= x <= 1",
+       cvalue=cmath.acos),
+    Op("atan", 1, math.atan, lambda a, out: (1.0 / (1.0 + a * a),), cvalue=cmath.atan),
     Op("asec", 1, _of_inverse(math.acos),
        lambda a, out: (1.0 / (abs(a) * math.sqrt(a * a - 1.0)),), domain="|x| >= 1",
-       expand="acos(1/a)"),
+       expand="acos(1/a)", cvalue=lambda a: cmath.acos(1.0 / a)),
     Op("acsc", 1, _of_inverse(math.asin),
        lambda a, out: (-1.0 / (abs(a) * math.sqrt(a * a - 1.0)),), domain="|x| >= 1",
-       expand="asin(1/a)"),
-    Op("acot", 1, _acot, lambda a, out: (-1.0 / (1.0 + a * a),), expand="pi/2 - atan(a)"),
+       expand="asin(1/a)", cvalue=lambda a: cmath.asin(1.0 / a)),
+    Op("acot", 1, _acot, lambda a, out: (-1.0 / (1.0 + a * a),), expand="pi/2 - atan(a)",
+       cvalue=lambda a: math.pi / 2.0 - cmath.atan(a)),
     Op("atan2", 2, math.atan2,
-       lambda y, x, out: (x / (x * x + y * y), -y / (x * x + y * y)),
-       domain="(y, x) != (0, 0) for the gradient"),
+       _atan2_local, kink=lambda y, x: y == 0.0 and x < 0.0,
+       convention="on the branch cut (y = 0, x < 0) the value jumps from pi to -pi; "
+                  "the gradient is the one-sided limit, the same from both sides",
+       domain="(y, x) != (0, 0) for the gradient", cvalue=_catan2),
     # hyperbolic
-    Op("sinh", 1, math.sinh, lambda a, out: (math.cosh(a),)),
-    Op("cosh", 1, math.cosh, lambda a, out: (math.sinh(a),)),
+    Op("sinh", 1, math.sinh, lambda a, out: (math.cosh(a),), cvalue=cmath.sinh),
+    Op("cosh", 1, math.cosh, lambda a, out: (math.sinh(a),), cvalue=cmath.cosh),
     Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,),
-       expand="(exp(a) - exp(-a))/(exp(a) + exp(-a))"),
-    Op("sech", 1, _over(math.cosh), lambda a, out: (-out * math.tanh(a),), expand="1/cosh(a)"),
+       expand="(exp(a) - exp(-a))/(exp(a) + exp(-a))", cvalue=cmath.tanh),
+    Op("sech", 1, _over(math.cosh), lambda a, out: (-out * math.tanh(a),), expand="1/cosh(a)",
+       cvalue=lambda a: 1.0 / cmath.cosh(a)),
     Op("csch", 1, _over(math.sinh), lambda a, out: (-out / math.tanh(a),),
-       domain="x != 0", expand="1/sinh(a)"),
+       domain="x != 0", expand="1/sinh(a)", cvalue=lambda a: 1.0 / cmath.sinh(a)),
     Op("coth", 1, _over(math.tanh), lambda a, out: (1.0 - out * out,),
-       domain="x != 0", expand="cosh(a)/sinh(a)"),
-    Op("asinh", 1, math.asinh, lambda a, out: (1.0 / math.sqrt(a * a + 1.0),)),
-    Op("acosh", 1, math.acosh, lambda a, out: (1.0 / math.sqrt(a * a - 1.0),), domain="x >= 1"),
-    Op("atanh", 1, math.atanh, lambda a, out: (1.0 / (1.0 - a * a),), domain="-1 < x < 1"),
+       domain="x != 0", expand="cosh(a)/sinh(a)", cvalue=lambda a: 1.0 / cmath.tanh(a)),
+    Op("asinh", 1, math.asinh, lambda a, out: (1.0 / math.sqrt(a * a + 1.0),), cvalue=cmath.asinh),
+    Op("acosh", 1, math.acosh, lambda a, out: (1.0 / math.sqrt(a * a - 1.0),), domain="x >= 1",
+       cvalue=cmath.acosh),
+    Op("atanh", 1, math.atanh, lambda a, out: (1.0 / ((1.0 - a) * (1.0 + a)),), domain="-1 < x < 1",
+       cvalue=cmath.atanh),
     Op("asech", 1, _of_inverse(math.acosh),
        lambda a, out: (-1.0 / (a * math.sqrt(1.0 - a * a)),), domain="0 < x <= 1",
-       expand="acosh(1/a)"),
+       expand="acosh(1/a)", cvalue=lambda a: cmath.acosh(1.0 / a)),
     Op("acsch", 1, _of_inverse(math.asinh),
        lambda a, out: (-1.0 / (abs(a) * math.sqrt(1.0 + a * a)),), domain="x != 0",
-       expand="asinh(1/a)"),
-    Op("acoth", 1, _of_inverse(math.atanh), lambda a, out: (1.0 / (1.0 - a * a),),
-       domain="|x| > 1", expand="atanh(1/a)"),
+       expand="asinh(1/a)", cvalue=lambda a: cmath.asinh(1.0 / a)),
+    Op("acoth", 1, _of_inverse(math.atanh), lambda a, out: (1.0 / ((1.0 - a) * (1.0 + a)),),
+       domain="|x| > 1", expand="atanh(1/a)", cvalue=lambda a: cmath.atanh(1.0 / a)),
     # machine learning
-    Op("sigmoid", 1, _sigmoid, lambda a, out: (_sigmoid_grad(a),), expand="1/(1 + exp(-a))"),
-    Op("softplus", 1, _softplus, lambda a, out: (_sigmoid(a),), expand="log(1 + exp(a))"),
-    Op("logsumexp", None, _logsumexp, _logsumexp_local, min_arity=1),
+    Op("sigmoid", 1, _sigmoid, lambda a, out: (_sigmoid_grad(a),), expand="1/(1 + exp(-a))",
+       cvalue=_csigmoid),
+    Op("softplus", 1, _softplus, lambda a, out: (_sigmoid(a),), expand="log(1 + exp(a))", cvalue=_csoftplus),
+    Op("logsumexp", None, _logsumexp, _logsumexp_local, min_arity=1, cvalue=_clogsumexp),
     Op("erf", 1, math.erf, lambda a, out: (_TWO_OVER_SQRT_PI * math.exp(-a * a),)),
     Op("erfc", 1, math.erfc, lambda a, out: (-_TWO_OVER_SQRT_PI * math.exp(-a * a),)),
 )

@@ -67,19 +67,13 @@ def check_entry(estimates: list[Estimate] | None, skipped: str | None,
         "gradient": {e.name: num(e.fd) for e in estimates},
         "abs_error": {e.name: num(e.abs_error) for e in estimates},
         "rel_error": {e.name: num(e.rel_error) for e in estimates},
-        "status": {e.name: _status(e) for e in estimates},
+        "status": {e.name: e.status for e in estimates},
         "ok": all(e.ok is not False for e in estimates),
     }
     notes = {e.name: e.note for e in estimates if e.note}
     if notes:
         doc["notes"] = notes
     return doc
-
-
-def _status(e: Estimate) -> str:
-    if e.ok is None:
-        return "kink" if "kink" in e.note else "unavailable"
-    return "ok" if e.ok else "mismatch"
 
 
 def grad_document(graph: Graph, ev: Evaluation, wrt: list[str],

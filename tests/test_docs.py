@@ -60,7 +60,18 @@ def test_readme_example(command, expected, monkeypatch):
     assert shown == expected, result
 
 
-INLINE = sorted({c for c in re.findall(r"`(adiff [^`]+)`", README)
+def _script_commands():
+    """`adiff ...` lines of the ```sh blocks after the first, continuation lines joined."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", README, flags=re.S)[1:]:
+        for line in block.replace("\\\n", " ").splitlines():
+            line = " ".join(line.split())
+            if line.startswith("adiff "):
+                commands.append(re.split(r" > | \|\| ", line)[0])
+    return commands
+
+
+INLINE = sorted({c for c in re.findall(r"`(adiff [^`]+)`", README) + _script_commands()
                  if len(c.split()) > 2
                  and not any(w in c for w in ("…", "EXPR", "COMMAND", "..."))})
 

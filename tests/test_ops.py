@@ -550,6 +550,8 @@ KINKS = [
     ("min", (-1.0, 3.0, -1.0), (0.5, 0.0, 0.5)),
     ("min", (0.0, 0.0, 0.0), (1 / 3, 1 / 3, 1 / 3)),
     ("hypot", (0.0, 0.0), (0.0, 0.0)),
+    # the branch cut: the value jumps, the gradient formula is the same on both sides
+    ("atan2", (0.0, -2.0), (-0.5, 0.0)),
 ]
 
 

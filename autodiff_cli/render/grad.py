@@ -25,7 +25,8 @@ def _mark(status: str):
         "mismatch": Text("✗ DISAGREE", style="bold red"),
         "kink": Text("~ kink", style="yellow"),
         "unavailable": Text("? n/a", style="yellow"),
-    }[status]
+        "inconclusive": Text("? inconclusive", style="yellow"),
+    }.get(status) or Text(status, style="yellow")
 
 
 def gradient_table(doc: dict):
