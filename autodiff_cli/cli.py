@@ -191,6 +191,45 @@ def formula_options(f=None, *, formats=FORMATS, default="table"):
     return f
 
 
+#: --data options; the defaults live here so that ``adiff --help`` needs no NumPy.
+REDUCES = ("sum", "mean")
+DATA_CHUNK_ROWS = 100_000
+
+
+def data_options(f):
+    """--data FILE and its companions --reduce, --delimiter, --chunk-size (grad, trace, check)."""
+    decorators = [
+        click.option("--data", "data", metavar="FILE",
+                     help="Sum the formula over the rows of a CSV/TSV file with a header ('-' for "
+                          "stdin): a variable named like a column takes its value row by row; the "
+                          "others are parameters, bound by --at."),
+        click.option("--reduce", type=click.Choice(REDUCES), default=None,
+                     help="With --data: the loss is the sum (default) or the mean over the rows."),
+        click.option("--delimiter", metavar="CHAR",
+                     help="With --data: the cell delimiter, e.g. ';' or tab (default: comma for "
+                          ".csv, tab for .tsv, else guessed from the header)."),
+        click.option("--chunk-size", "chunk_size", type=click.IntRange(1), default=None,
+                     metavar="ROWS",
+                     help=f"With --data: rows evaluated at a time; memory is bounded by this "
+                          f"(default {DATA_CHUNK_ROWS:,})."),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
+def data_settings(data, reduce, delimiter, chunk_size, **others) -> dict | None:
+    """The --data settings, or None without --data (where its companions are errors)."""
+    if data is None:
+        given = [name for name, v in (("--reduce", reduce), ("--delimiter", delimiter),
+                                      ("--chunk-size", chunk_size), *others.items()) if v]
+        if given:
+            raise InputError(f"{given[0]} needs --data FILE")
+        return None
+    return {"path": data, "reduce": reduce or "sum", "delimiter": delimiter,
+            "chunk_rows": chunk_size or DATA_CHUNK_ROWS}
+
+
 def _read_bytes(data: bytes, where: str) -> str:
     try:
         text = data.decode("utf-8")
@@ -306,18 +345,29 @@ def _nodes_limit(spec: str | None, fmt: str):
               help=f"Node rows to show (table default {TABLE_NODES}; JSON default all).")
 @click.option("--expand", is_flag=True,
               help="Rewrite fused ops (sigmoid, tanh, ...) into primitive ops first.")
-def grad(expr, file, at, fmt, max_size, wrt, check, nodes, expand):
+@data_options
+@click.option("--per-example", "per_example", is_flag=True,
+              help="With --data: also list each row's value and gradient (small files).")
+def grad(expr, file, at, fmt, max_size, wrt, check, nodes, expand, data, reduce, delimiter,
+         chunk_size, per_example):
     """Value and gradient of EXPR by reverse mode, node by node.
 
     Prints the value, a table of every node (op, inputs, value, local
     gradients, gradient of the output) and each input's gradient beside a
     central finite-difference estimate.
 
+    With --data FILE, the formula is summed over the rows of FILE (training
+    over N examples): its variables named like columns take their values row
+    by row, the others are parameters bound by --at, and the gradient is that
+    of the sum (or --reduce mean) with respect to the parameters.
+
     \b
       adiff grad "x*y + sin(x)" --at x=1,y=2
       adiff grad "-log(sigmoid(z))" --at z=1 --format json
       echo "x^2" | adiff grad - --at x=3 --format plain
+      adiff grad -f samples/logistic_program.adiff --data samples/logistic.csv --at t0=0,t1=0,t2=0
     """
+    settings = data_settings(data, reduce, delimiter, chunk_size, **{"--per-example": per_example})
     from .engine import evaluate
     from .numeric import check as fd_check
     from .report import grad_document, kinked_inputs
@@ -330,6 +380,11 @@ def grad(expr, file, at, fmt, max_size, wrt, check, nodes, expand):
     graph = problem.graph
     names = problem.wrt(wrt)
     show_nodes, limit = _nodes_limit(nodes, fmt)
+    if settings is not None:
+        from .cli_data import grad_data
+
+        return grad_data(problem, settings, names if wrt else None, check, show_nodes, limit, fmt,
+                         per_example, expr, file)
     ev = evaluate(graph, problem.at, names)
     _warn_kinks(graph, ev)
     cost = 2 * len(names) * len(graph)

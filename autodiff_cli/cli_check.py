@@ -13,7 +13,7 @@ import time
 
 import click
 
-from .cli import FormulaCommand, cli, formula_options, read_formula, warn
+from .cli import FormulaCommand, cli, data_options, data_settings, formula_options, read_formula, warn
 from .errors import AdiffError, EvalError, InputError
 from .numeric import METHODS, RULE, TOLERANCES, Settings
 from .render import emit
@@ -103,8 +103,9 @@ def _float(name):
               help="Also check the gradient of every intermediate node, to pin a wrong rule.")
 @click.option("--spec", "spec", metavar="PATH", help="Run the cases of a TOML spec file.")
 @click.option("--junit", "junit_path", metavar="PATH", help="Also write a JUnit XML report.")
+@data_options
 def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples, seed, ranges,
-          expects, allow_kinks, nodes, spec, junit_path):
+          expects, allow_kinks, nodes, spec, junit_path, data, reduce, delimiter, chunk_size):
     """Check reverse-mode gradients against finite differences.
 
     Exit 0 when every gradient agrees, 1 when any does not (or an op sits on
@@ -117,11 +118,33 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
       adiff check "x*y + sin(x)" --at x=1,y=2
       adiff check "sigmoid(x)" --samples 100 --range x=-5:5 --expect x="sigmoid(x)*(1-sigmoid(x))"
       adiff check --spec grads.toml --junit report.xml
+      adiff check -f samples/logistic_program.adiff --data samples/logistic.csv --at t0=0,t1=0,t2=0
+
+    With --data FILE, the gradient of the loss summed over the rows of FILE
+    (see adiff grad --help) is checked against finite differences of that sum.
     """
     from .bindings import parse_bindings
     from .spec import Case, parse_expect, parse_ranges
 
     settings = Settings(method, rtol, atol, step)
+    loaded = data_settings(data, reduce, delimiter, chunk_size)
+    if loaded is not None:
+        others = [name for name, v in (("--spec", spec), ("--samples", samples), ("--seed", seed),
+                                       ("--range", ranges), ("--expect", expects),
+                                       ("--nodes", nodes)) if v]
+        if others:
+            raise InputError(f"{others[0]} cannot be combined with --data")
+        from .cli_data import check_data
+
+        result, data_entry = check_data(read_formula(expr, file), parse_bindings(at), loaded,
+                                        None if wrt is None else _names(wrt), settings,
+                                        allow_kinks, max_size, expr, file)
+        doc = _document([result], settings, single=True)
+        doc["data"] = data_entry
+        emit("check", doc, fmt)
+        if junit_path:
+            _write_junit([result], junit_path, "adiff check --data")
+        return 0 if doc["ok"] else 1
     if spec is not None:
         if expr is not None or file is not None or at or expects or ranges or wrt:
             raise InputError("--spec runs the cases of a file: give EXPR, -f, --at, --wrt, "

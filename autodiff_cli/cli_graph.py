@@ -17,7 +17,7 @@ import os
 
 import click
 
-from .cli import FormulaCommand, Problem, _warn_kinks, cli, formula_options, warn
+from .cli import FormulaCommand, Problem, _warn_kinks, cli, data_options, data_settings, formula_options, warn
 from .errors import InputError
 from .render import emit, num
 from .render.json_doc import Stream
@@ -263,7 +263,8 @@ def graph(ctx, expr, file, at, fmt, max_size, output, expand, depth):
 @click.option("--rows", "rows", metavar="N|all",
               help=f"Rows per section of the table (default {TRACE_ROWS}: the first and the "
                    "last ones; plain and JSON default all).")
-def trace(expr, file, at, fmt, max_size, expand, rows):
+@data_options
+def trace(expr, file, at, fmt, max_size, expand, rows, data, reduce, delimiter, chunk_size):
     """The backward pass of EXPR step by step, as the lecture narrates it.
 
     First the forward pass (each node's value), then, in reverse topological
@@ -275,9 +276,19 @@ def trace(expr, file, at, fmt, max_size, expand, rows):
       adiff trace "x*y + sin(x)" --at x=1,y=2
       adiff trace -f samples/lecture.adiff --at θ0=1,θ1=1,x1=1,θ2=2,x2=2
       adiff trace "-log(sigmoid(z))" --at z=1 --expand --format json
+      adiff trace -f samples/logistic_program.adiff --data samples/logistic.csv --at t0=0,t1=0,t2=0
+
+    With --data FILE, every row runs the same backward pass, and the trace
+    shows the summation step: where per-row gradients flow into a parameter,
+    the rows' contributions are added up (dL/dθ = dL1/dθ + dL2/dθ + ...).
     """
+    settings = data_settings(data, reduce, delimiter, chunk_size)
     limit = _rows(rows, fmt)
     problem, g = _problem(expr, file, at, max_size, expand)
+    if settings is not None:
+        from .cli_data import trace_data
+
+        return trace_data(g, problem.at, settings, expand, fmt, limit, expr, file)
     ev = _evaluate(g, problem.at)
     emit("trace", trace_document(g, ev, expand), fmt, limit=limit)
     return 0

@@ -53,19 +53,23 @@ def _args_text(graph: Graph, i: int, values) -> str:
     return ", ".join(parts)
 
 
-def _domain_error(graph: Graph, i: int, args, exc: BaseException | None) -> EvalError:
+def _domain_error(graph: Graph, i: int, args, exc: BaseException | None, row: str = "") -> EvalError:
+    """The error for node i at ``args``; ``row`` names the data row in data mode."""
     op = graph.ops[i]
     shown = _args_text(graph, i, args)
+    in_row = f" ({row})" if row else ""
     where = f"node n{i}" + (f" {graph.labels[i]!r}" if graph.labels[i] else "")
     if exc is None or isinstance(exc, OverflowError):
-        message = f"{op.name} overflows at {where}: the result for {shown} is too large " \
+        message = f"{op.name} overflows at {where}: the result for {shown}{in_row} is too large " \
                   "for a double-precision float"
     elif isinstance(exc, ZeroDivisionError) and op.name == "div":
-        message = f"division by zero at {where}: the divisor {shown.split(', ')[-1]}"
+        message = f"division by zero at {where}: the divisor {shown.split(', ')[-1]}{in_row}"
     else:
         needs = f": it needs {op.domain}" if op.domain else ""
-        message = f"{op.name} is not defined at {shown}{needs} (at {where})"
-    return EvalError(message, source=graph.source, span=(graph.starts[i], graph.ends[i]))
+        message = f"{op.name} is not defined at {shown}{in_row}{needs} (at {where})"
+    error = EvalError(message, source=graph.source, span=(graph.starts[i], graph.ends[i]))
+    error.node = i
+    return error
 
 
 def bind(graph: Graph, at: dict[str, float]) -> list[float]:
@@ -204,6 +208,113 @@ def _gradient_error(graph: Graph, values, locals_, grads, names) -> EvalError:
                                  hint=hint)
     return EvalError(f"the gradient of node {describe(graph, k)} is not finite",
                      source=graph.source, span=(graph.starts[k], graph.ends[k]), hint=hint)
+
+
+# ---------------------------------------------------------------- data mode
+# Over the rows of a data file (``--data``) a node's value is an array, one
+# element per row, when a data column feeds it (``varies``), else one float for
+# every row. The loss is the sum over rows, L = L1 + L2 + ..., so a value shared
+# by every row receives the sum of its rows' contributions: that sum is taken
+# where a per-row gradient flows into a shared value. NumPy comes in as ``np``.
+
+def forward_array(graph: Graph, values: list, np, varies: list[bool], needs: list[bool],
+                  row_text=None, local: bool = True):
+    """Data mode: fill ``values`` in place (arrays for varying nodes, floats for the
+    others) and return the local gradients of the edges a gradient will use.
+
+    A row outside an op's domain raises EvalError naming the node and, through
+    ``row_text(r)`` (r: 0-based index into the arrays), the row.
+    """
+    ops, inputs = graph.ops, graph.inputs
+    locals_: list = [()] * len(ops)
+    nan = math.nan
+    isfinite = np.isfinite
+    with np.errstate(all="ignore"):
+        for i, ins in enumerate(inputs):
+            if not ins:
+                continue
+            op = ops[i]
+            args = [values[j] for j in ins]
+            wanted = local and any(needs[j] for j in ins)
+            if not varies[i]:
+                try:
+                    v = op.value(*args)
+                except _ARITH_ERRORS as exc:
+                    raise _domain_error(graph, i, args, exc) from None
+                if not _isfinite(v):
+                    raise _domain_error(graph, i, args, None)
+                values[i] = v
+                if wanted:
+                    try:
+                        locals_[i] = op.local(*args, v)
+                    except _ARITH_ERRORS:
+                        locals_[i] = (nan,) * len(ins)
+                continue
+            v = op.array_value(np, *args)
+            # A finite sum means every element is finite (the exact test only when it is not).
+            if not isfinite(v.sum()) and not (finite := isfinite(v)).all():
+                r = int(np.argmin(finite))
+                row = [float(a[r]) if isinstance(a, np.ndarray) else a for a in args]
+                try:
+                    op.value(*row)
+                    exc = None
+                except _ARITH_ERRORS as e:
+                    exc = e
+                raise _domain_error(graph, i, row, exc, row_text(r) if row_text else f"row {r + 1}")
+            values[i] = v
+            if wanted:
+                locals_[i] = op.array_local(np, *args, v)
+    return locals_
+
+
+def array_kinks(graph: Graph, values: list, np, varies: list[bool]) -> list[tuple[int, int, int]]:
+    """(node, rows at the kink, first such row index) for each node sitting on its kink."""
+    out = []
+    with np.errstate(all="ignore"):
+        for i in graph.kink_nodes:
+            op = graph.ops[i]
+            args = [values[j] for j in graph.inputs[i]]
+            if varies[i]:
+                hit = np.asarray(op.array_kink(np, *args))
+                count = int(np.count_nonzero(hit))
+                if count:
+                    out.append((i, count, int(np.argmax(hit))))
+            elif op.kink(*args):
+                out.append((i, -1, 0))  # every row
+    return out
+
+
+def backward_array(graph: Graph, locals_: list, np, varies: list[bool], needs: list[bool],
+                   rows: int, per_row: bool = False) -> list:
+    """The gradient of L = sum over the rows of the output, for every node that ``needs`` one.
+
+    A varying node's gradient is per row (an array, or a float meaning the same
+    in every row); a shared node's is summed over the rows -- the lecture's
+    dL/dθ = dL1/dθ + dL2/dθ + ... With ``per_row`` nothing is summed: every
+    gradient is that of one row's output (an array or a float for every row).
+    """
+    inputs = graph.inputs
+    grads: list = [0.0] * len(inputs)
+    out = graph.output
+    grads[out] = 1.0 if (varies[out] or per_row) else float(rows)
+    ndarray = np.ndarray
+    with np.errstate(all="ignore"):
+        for i in range(out, -1, -1):
+            ins = inputs[i]
+            if not ins or not needs[i]:
+                continue
+            g = grads[i]
+            summing = varies[i] and not per_row
+            for j, lg in zip(ins, locals_[i]):
+                if not needs[j]:
+                    continue
+                c = g * lg
+                if summing and not varies[j]:
+                    # The summation step: per-row contributions into a shared value.
+                    grads[j] += float(c.sum()) if isinstance(c, ndarray) else c * rows
+                else:
+                    grads[j] = grads[j] + c
+    return grads
 
 
 @dataclass

@@ -124,6 +124,10 @@ def table(doc: dict, **_options) -> None:
             if at:
                 line.append(f"   at {at}" if len(at) < 400 else f"   at {len(p['at']):,} inputs")
             out.print(line)
+            if "data" in doc:  # --data: the value is the loss summed over the rows
+                from .data import reduce_text
+
+                out.print(Text(reduce_text(doc)))
     if "suite" in doc:
         out.print(_suite_table(doc))
     all_rows = ordered(doc)

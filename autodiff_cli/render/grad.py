@@ -29,7 +29,8 @@ def _mark(status: str):
     }.get(status) or Text(status, style="yellow")
 
 
-def gradient_table(doc: dict):
+def gradient_table(doc: dict, what: str = "input", of: str = "f"):
+    """Each input's gradient beside its finite difference (``what``: "parameter" with --data)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -37,9 +38,9 @@ def gradient_table(doc: dict):
     check = doc["check"]
     table = Table(box=box.SIMPLE_HEAVY, title="Gradient", title_justify="left",
                   title_style="bold")
-    table.add_column("input")
+    table.add_column(what)
     table.add_column("value", justify="right")
-    table.add_column("∂f/∂input (reverse mode)", justify="right", style="bold")
+    table.add_column(f"∂{of}/∂{what} (reverse mode)", justify="right", style="bold")
     estimates = "gradient" in check
     if estimates:
         table.add_column("central diff.", justify="right")

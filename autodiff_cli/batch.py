@@ -1,0 +1,496 @@
+"""Training over N examples (``--data``): a formula summed over the rows of a data file.
+
+The lecture's last step: the loss is a sum over examples, L = L1 + L2 + ...,
+every parameter feeds every Li, and its gradient is the sum of the incoming
+gradients. Here the formula's variables that are columns of the data file
+take one value per row; the others are parameters (``--at``). The graph is
+evaluated once per chunk of rows over whole columns (NumPy arrays; the array
+forms of the op table), the engine sums the per-row gradients into the shared
+parameters (``engine.backward_array``), and the chunks' sums are added up, so
+memory is bounded by the chunk size, not the file.
+
+Imported only in data mode: it imports NumPy, which plain ``adiff grad``
+never loads.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .dataset import DataFile
+from .engine import array_kinks, backward_array, evaluate, forward_array
+from .errors import EvalError, InputError
+from .graph import Graph
+from .numeric import EPS, NotAnalytic, OutOfDomain, Settings, judge
+from .render import num
+from .render.json_doc import Stream
+
+REDUCES = ("sum", "mean")
+#: --per-example lists every row; it is meant for small files.
+PER_EXAMPLE_ROWS = 1000
+#: adiff trace --data lists each row's loss and gradient up to this many rows.
+TRACE_EXAMPLE_ROWS = 1000
+#: Seconds a pass must last before the progress bar appears (stderr terminals only).
+PROGRESS_DELAY = 0.5
+
+
+# ---------------------------------------------------------------- the problem
+
+class Setup:
+    """A formula, its parameters and a data file: which variables are columns, which
+    nodes vary row by row, and which need a gradient."""
+
+    def __init__(self, graph: Graph, at: dict[str, float], data: DataFile, reduce: str = "sum",
+                 wrt: list[str] | None = None):
+        self.graph, self.at, self.data, self.reduce = graph, dict(at), data, reduce
+        variables = graph.variables
+        for name in at:
+            if name in data.columns:
+                col = data.starts[data.columns.index(name)]
+                raise InputError(f"{data.name}:1:{col}: {name!r} is a column of {data.name} and is "
+                                 f"also bound by --at {name}=...; a name is either a column or a "
+                                 "parameter", hint=f"drop {name} from --at, or rename the column")
+        self.columns = [n for n in variables if n in data.columns]
+        self.params = [n for n in variables if n not in data.columns]
+        missing = [n for n in self.params if n not in at]
+        if missing:
+            name = missing[0]
+            i = variables[name]
+            shown = ", ".join(data.columns[:12]) + (", ..." if len(data.columns) > 12 else "")
+            if data.looks_headerless():
+                hint = f"the first line of {data.name} looks like data: the file needs a header " \
+                       "line naming the columns"
+            elif len(data.columns) == 1 and any(c in data.columns[0] for c in ",;\t|"):
+                hint = "is the delimiter right? choose it with --delimiter"
+            else:
+                hint = f"bind it with --at {name}=... if it is a parameter"
+            raise InputError(f"{data.name}:1:1: the formula needs {name!r}, which is neither a "
+                             f"column of {data.name} (its columns: {shown}) nor bound by --at",
+                             source=graph.source, span=(graph.starts[i], graph.ends[i]), hint=hint)
+        if wrt is None:
+            self.wrt = list(self.params)
+        else:
+            for name in wrt:
+                if name in self.columns:
+                    raise InputError(f"--wrt {name}: {name} is a column of {data.name}; gradients are "
+                                     "with respect to the parameters"
+                                     + (f" ({', '.join(self.params)})" if self.params else ""))
+            self.wrt = list(wrt)
+        ops, inputs = graph.ops, graph.inputs
+        varies, needs = [False] * len(graph), [False] * len(graph)
+        column_set = set(self.columns)
+        for i, ins in enumerate(inputs):
+            if ins:
+                varies[i] = any(varies[j] for j in ins)
+                needs[i] = any(needs[j] for j in ins)
+            elif ops[i].name == "var":
+                varies[i] = graph.labels[i] in column_set
+                needs[i] = not varies[i]
+        self.varies, self.needs = varies, needs
+
+    def row_text(self, chunk, r: int) -> str:
+        return f"row {chunk.first + r + 1:,} of {self.data.name}, line {chunk.line + r:,}"
+
+    def initial(self, at: dict[str, float]) -> list:
+        values: list = [0.0] * len(self.graph)
+        for i, v in self.graph.consts.items():
+            values[i] = v
+        for name in self.params:
+            values[self.graph.variables[name]] = float(at[name])
+        return values
+
+
+@dataclass
+class Totals:
+    """One pass over the data: the reduced value and gradients, and what the documents show."""
+
+    rows: int = 0
+    value: float = 0.0
+    gradient: dict = field(default_factory=dict)  # parameter -> dL/dparameter
+    grads: list = field(default_factory=list)  # node -> summed gradient (None: no gradient)
+    values: list = field(default_factory=list)  # node -> its value, or its sum over the rows
+    local: list = field(default_factory=list)  # node -> local gradients, None when per row
+    edges: dict = field(default_factory=dict)  # (node, input position) -> summed contribution
+    kinks: dict = field(default_factory=dict)  # node -> [rows, first row text]
+    examples: dict | None = None
+    noise: float = 0.0
+
+
+# ---------------------------------------------------------------- a pass over the data
+
+def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example: int = 0,
+        examples_or_error: bool = True, noise: bool = False, progress=None) -> Totals:
+    """Value and gradient of the sum (or mean) of the formula over every row.
+
+    ``details``: every node's summed value and gradient (for tables and JSON);
+    ``edges``: every edge's summed contribution (for trace); ``per_example``:
+    at most this many rows get their own value and gradient (more is an error, or
+    with ``examples_or_error`` off, no rows are listed).
+    """
+    graph, data = setup.graph, setup.data
+    varies, needs = setup.varies, setup.needs
+    out = graph.output
+    n = len(graph)
+    variables = graph.variables
+    t = Totals(grads=[0.0 if needs[i] else None for i in range(n)], values=[0.0] * n,
+               local=[None] * n)
+    value_parts: list[float] = []
+    grad_parts: dict[str, list[float]] = {name: [] for name in setup.params}
+    examples = {"first": [], "line": [], "value": [], "data": {c: [] for c in setup.columns},
+                "gradient": {name: [] for name in setup.params}} if per_example else None
+    base = setup.initial(setup.at)
+    for chunk in data.chunks(setup.columns):
+        values = list(base)
+        for name in setup.columns:
+            values[variables[name]] = chunk.columns[name]
+        rows = chunk.rows
+        locals_ = forward_array(graph, values, np, varies, needs,
+                                lambda r, c=chunk: setup.row_text(c, r))
+        for i, count, first in array_kinks(graph, values, np, varies):
+            entry = t.kinks.setdefault(i, [0, setup.row_text(chunk, first)])
+            entry[0] += rows if count < 0 else count
+        grads = backward_array(graph, locals_, np, varies, needs, rows)
+        for name in setup.wrt:
+            if not math.isfinite(grads[variables[name]]):
+                _gradient_failure(setup, chunk, values, locals_)
+        y = values[out]
+        value_parts.append(float(y.sum()) if varies[out] else y * rows)
+        for name in setup.params:
+            grad_parts[name].append(grads[variables[name]])
+        if details or edges or noise:
+            _accumulate(setup, t, values, locals_, grads, rows, details, edges, noise)
+        if examples is not None and t.rows + rows > per_example:
+            if examples_or_error:
+                raise InputError(f"--per-example lists every row, and {data.name} has more than "
+                                 f"{per_example:,} rows", hint="drop --per-example for large files")
+            examples = None
+        if examples is not None:
+            _examples(setup, examples, chunk, values, locals_)
+        t.rows += rows
+        if progress:
+            progress(t.rows)
+    scale = 1.0 / t.rows if setup.reduce == "mean" else 1.0
+    t.value = math.fsum(value_parts) * scale
+    if not math.isfinite(t.value):
+        raise EvalError(f"the {setup.reduce} of the formula over the {t.rows:,} rows of {data.name} "
+                        "overflows a double-precision float", source=graph.source,
+                        span=(graph.starts[out], graph.ends[out]))
+    t.gradient = {name: math.fsum(parts) * scale for name, parts in grad_parts.items()}
+    bad = [name for name in setup.wrt if not math.isfinite(t.gradient[name])]
+    if bad:
+        raise EvalError(f"the gradient summed over the {t.rows:,} rows overflows for "
+                        f"{', '.join(bad)}")
+    if details or edges or noise:
+        t.grads = [None if g is None else g * scale for g in t.grads]
+        t.values = [v * scale if varies[i] else v for i, v in enumerate(t.values)]
+        t.edges = {k: v * scale for k, v in t.edges.items()}
+        t.noise *= scale
+    if examples is not None:
+        t.examples = {k: (np.concatenate(v) if isinstance(v, list) else
+                          {c: np.concatenate(a) for c, a in v.items()})
+                      for k, v in examples.items()}
+    return t
+
+
+def _accumulate(setup, t: Totals, values, locals_, grads, rows, details, edges, noise) -> None:
+    """Add one chunk's per-node sums to the totals.
+
+    A varying node's value and gradient are per row here and are summed; a shared
+    node's gradient is already the sum over the chunk's rows, and adds up over chunks.
+    """
+    varies, needs, inputs = setup.varies, setup.needs, setup.graph.inputs
+
+    def total(x):
+        return float(x.sum()) if isinstance(x, np.ndarray) else x * rows
+
+    for i in range(len(inputs)):
+        v, g = values[i], grads[i]
+        if details:
+            t.values[i] = t.values[i] + total(v) if varies[i] else v
+            if needs[i]:
+                t.grads[i] += total(g) if varies[i] else g
+            if inputs[i]:
+                t.local[i] = None if varies[i] else locals_[i]
+        if noise and needs[i]:
+            t.noise += EPS * (total(np.abs(g * v)) if varies[i] else abs(g * v))
+        if edges and inputs[i] and needs[i]:
+            for k, j in enumerate(inputs[i]):
+                if needs[j]:
+                    c = g * locals_[i][k]  # a shared node's g is already summed over the rows
+                    t.edges[(i, k)] = t.edges.get((i, k), 0.0) + (total(c) if varies[i] else c)
+
+
+def _examples(setup, ex, chunk, values, locals_) -> None:
+    graph = setup.graph
+    per_row = backward_array(graph, locals_, np, setup.varies, setup.needs, chunk.rows, per_row=True)
+    rows = chunk.rows
+
+    def column(x):
+        return np.asarray(x, dtype=np.float64) * np.ones(rows) if not isinstance(x, np.ndarray) \
+            or x.shape != (rows,) else x
+
+    ex["first"].append(np.arange(chunk.first, chunk.first + rows))
+    ex["line"].append(np.arange(chunk.line, chunk.line + rows))
+    ex["value"].append(column(values[graph.output]))
+    for c in setup.columns:
+        ex["data"][c].append(chunk.columns[c])
+    for name in setup.params:
+        ex["gradient"][name].append(column(per_row[graph.variables[name]]))
+
+
+def _gradient_failure(setup: Setup, chunk, values, locals_):
+    """A parameter's gradient is not finite: name the row, and the node, where it arose."""
+    graph = setup.graph
+    per_row = backward_array(graph, locals_, np, setup.varies, setup.needs, chunk.rows, per_row=True)
+    first = None
+    for name in setup.wrt:
+        g = np.asarray(per_row[graph.variables[name]], dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(np.broadcast_to(g, (chunk.rows,))))
+        if bad.size and (first is None or bad[0] < first):
+            first = int(bad[0])
+    if first is None:
+        raise EvalError(f"the gradient summed over the rows of {setup.data.name} overflows")
+    at = dict(setup.at)
+    at.update({c: float(chunk.columns[c][first]) for c in setup.columns})
+    where = setup.row_text(chunk, first)
+    try:
+        evaluate(graph, at, setup.wrt)
+    except EvalError as exc:
+        exc.message = f"{exc.message} (in {where})"
+        raise
+    raise EvalError(f"the gradient is not finite in {where}", source=graph.source)
+
+
+def summed_value(setup: Setup, at: dict[str, float]) -> float:
+    """The sum (or mean) of the formula over the rows at the parameters ``at`` (forward only)."""
+    graph = setup.graph
+    parts, rows = [], 0
+    base = setup.initial(at)
+    for chunk in setup.data.chunks(setup.columns):
+        values = list(base)
+        for name in setup.columns:
+            values[graph.variables[name]] = chunk.columns[name]
+        forward_array(graph, values, np, setup.varies, setup.needs,
+                      lambda r, c=chunk: setup.row_text(c, r), local=False)
+        y = values[graph.output]
+        parts.append(float(y.sum()) if setup.varies[graph.output] else y * chunk.rows)
+        rows += chunk.rows
+    total = math.fsum(parts)
+    return total / rows if setup.reduce == "mean" else total
+
+
+# ---------------------------------------------------------------- finite differences
+
+class _Point:
+    """What the estimators of numeric.py read of an evaluation."""
+
+    def __init__(self, graph: Graph, value: float):
+        self.graph = graph
+        self.values = {graph.output: value}
+        self.grads = None
+
+
+class SummedFunction:
+    """The summed loss as a function of one parameter, for ``numeric.judge``.
+
+    Each evaluation is a pass over the data. There is no complex step over
+    arrays: the estimators fall back to real differences.
+    """
+
+    def __init__(self, setup: Setup, name: str, value: float, noise: float):
+        self.setup = setup
+        self.name = name
+        self.k = setup.graph.variables[name]
+        self.x = setup.at[name]
+        self.ev = _Point(setup.graph, value)
+        self._noise = noise
+
+    def real(self, t: float):
+        try:
+            return summed_value(self.setup, {**self.setup.at, self.name: t}), None
+        except EvalError as exc:
+            raise OutOfDomain(getattr(exc, "node", self.setup.graph.output)) from None
+
+    def complex(self, t):
+        raise NotAnalytic(self.setup.graph.output)
+
+    def not_analytic(self) -> int:
+        return self.setup.graph.output
+
+    def noise(self) -> float:
+        return self._noise
+
+
+def kinked_params(setup: Setup, totals: Totals) -> set[str]:
+    from .report import kinked_inputs
+
+    return kinked_inputs(setup.graph, list(totals.kinks)) & set(setup.params)
+
+
+def check_gradient(setup: Setup, totals: Totals, names: list[str], settings: Settings,
+                   progress=None):
+    """Each parameter's summed gradient against finite differences of the summed loss."""
+    kinked = kinked_params(setup, totals)
+    out = []
+    for name in names:
+        fn = SummedFunction(setup, name, totals.value, totals.noise)
+        e = judge(name, totals.gradient[name], fn, settings, kink=name in kinked)
+        out.append(e)
+        if progress:
+            progress()
+    return out
+
+
+def fd_cost(setup: Setup, rows: int, names: list[str]) -> int:
+    """Node evaluations of a central-difference column: 2 × parameters × nodes × rows."""
+    return 2 * len(names) * len(setup.graph) * rows
+
+
+# ---------------------------------------------------------------- progress
+
+class RowProgress:
+    """Rows processed, as a Rich progress bar on stderr: only when stderr is a terminal
+    and the pass lasts longer than ``delay`` seconds; never on stdout."""
+
+    def __init__(self, data: DataFile, stream=None, delay: float = PROGRESS_DELAY):
+        self.data = data
+        self.stream = stream if stream is not None else sys.stderr
+        self.delay = delay
+        self.started = time.monotonic()
+        self.bar = None
+        self.task = None
+        try:
+            self.enabled = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self.enabled = False
+
+    def __call__(self, rows: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < self.delay:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),
+                                transient=True, console=Console(file=self.stream, stderr=True))
+            self.bar.start()
+            self.task = self.bar.add_task(self.data.name, total=self.data.size, rows=0)
+        done = getattr(self.data, "bytes_read", None)
+        self.bar.update(self.task, completed=done, rows=rows)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+# ---------------------------------------------------------------- documents
+
+def data_entry(setup: Setup, totals: Totals) -> dict:
+    return {"file": setup.data.name, "rows": totals.rows, "columns": list(setup.columns),
+            "delimiter": setup.data.delimiter, "reduce": setup.reduce}
+
+
+def node_entry(setup: Setup, totals: Totals, i: int) -> dict:
+    graph = setup.graph
+    varies = setup.varies[i]
+    local = totals.local[i]
+    return {
+        "id": f"n{i}",
+        "op": graph.ops[i].name,
+        "label": graph.labels[i],
+        "inputs": [f"n{j}" for j in graph.inputs[i]],
+        "varies": varies,
+        "value": num(totals.values[i]),
+        "local": None if varies and graph.inputs[i] else [num(x) for x in (local or ())],
+        "grad": num(totals.grads[i]),
+        "span": [graph.starts[i], graph.ends[i]],
+    }
+
+
+def kink_entries(setup: Setup, totals: Totals) -> list[dict]:
+    ops = setup.graph.ops
+    return [{"node": f"n{i}", "op": ops[i].name, "convention": ops[i].convention, "rows": count,
+             "first": first} for i, (count, first) in sorted(totals.kinks.items())]
+
+
+def example_entries(setup: Setup, totals: Totals):
+    ex = totals.examples
+    for k in range(len(ex["value"])):
+        yield {"row": int(ex["first"][k]) + 1, "line": int(ex["line"][k]),
+               "data": {c: float(ex["data"][c][k]) for c in setup.columns},
+               "value": num(float(ex["value"][k])),
+               "gradient": {name: num(float(ex["gradient"][name][k])) for name in setup.wrt}}
+
+
+def grad_document(setup: Setup, totals: Totals, estimates, skipped, with_nodes: bool = True,
+                  examples: bool = False) -> dict:
+    from .report import check_entry
+
+    graph = setup.graph
+    doc = {
+        "expression": graph.source,
+        "data": data_entry(setup, totals),
+        "at": {name: setup.at[name] for name in setup.params},
+        "value": num(totals.value),
+        "gradient": {name: num(totals.gradient[name]) for name in setup.wrt},
+    }
+    if with_nodes:
+        doc["nodes"] = Stream(node_entry(setup, totals, i) for i in range(len(graph)))
+    doc["output"] = f"n{graph.output}"
+    doc["kinks"] = kink_entries(setup, totals)
+    doc["check"] = check_entry(estimates, skipped)
+    if examples:
+        doc["examples"] = list(example_entries(setup, totals))
+    return doc
+
+
+def trace_document(setup: Setup, totals: Totals, expanded: bool) -> dict:
+    """The forward values (summed over the rows where they vary), the backward steps with
+    each edge's contribution summed over the rows, the summation step row by row, and
+    each value's summed contributions."""
+    from .printer import node_text, to_source
+
+    graph = setup.graph
+    requires, inputs, ops = setup.needs, graph.inputs, graph.ops
+    doc = {"expression": graph.source, "formula": to_source(graph, "; "), "expanded": expanded,
+           "data": data_entry(setup, totals),
+           "at": {name: setup.at[name] for name in setup.params},
+           "value": num(totals.value), "output": f"n{graph.output}"}
+    doc["forward"] = Stream(
+        {"node": f"n{i}", "op": ops[i].name, "label": graph.labels[i], "text": node_text(graph, i),
+         "inputs": [f"n{j}" for j in inputs[i]], "varies": setup.varies[i],
+         "value": num(totals.values[i])} for i in range(len(graph)))
+    steps = []
+    received: dict[int, list] = {}
+    for i in range(graph.output, -1, -1):
+        ins = inputs[i]
+        if not ins or not requires[i]:
+            continue
+        for k, j in enumerate(ins):
+            if not requires[j]:
+                continue
+            contribution = totals.edges[(i, k)]
+            summed = setup.varies[i] and not setup.varies[j]
+            local = None if setup.varies[i] else totals.local[i][k]
+            steps.append({"node": f"n{i}", "op": ops[i].name, "to": f"n{j}",
+                          "upstream": num(totals.grads[i]), "local": num(local),
+                          "contribution": num(contribution), "per_row": setup.varies[i],
+                          "summation": summed})
+            received.setdefault(j, []).append({"from": f"n{i}", "value": num(contribution),
+                                               "summation": summed})
+    doc["steps"] = Stream(iter(steps))
+    doc["sums"] = [{"node": f"n{j}", "label": graph.labels[j], "grad": num(totals.grads[j]),
+                    "contributions": received[j]} for j in sorted(received, reverse=True)]
+    if totals.examples is not None:
+        doc["examples"] = list(example_entries(setup, totals))
+    doc["gradient"] = {name: num(totals.gradient[name]) for name in setup.wrt}
+    return doc

@@ -1,0 +1,163 @@
+"""Renderers for ``adiff grad --data``: the loss summed over the rows of a data file.
+
+Reads the document of ``batch.grad_document``. A node whose value differs row
+by row shows the sum of its values over the rows ("Σ 5"); its local gradients
+are "per row"; every gradient is the gradient of the summed loss L, summed
+over the rows. ``--per-example`` adds the rows themselves: L = L1 + L2 + ...
+and ∂L/∂θ = ∂L1/∂θ + ∂L2/∂θ + ...
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import format_number
+
+#: Rows of the examples table shown (the first and the last ones).
+EXAMPLE_ROWS = 60
+
+
+def _line(*fields) -> str:
+    return "\t".join(f if isinstance(f, str) else format_number(f, None) for f in fields)
+
+
+def plain(doc: dict, **_options) -> None:
+    """value and name<TAB>gradient lines as for grad; with --per-example, one line per row:
+    example<TAB>row<TAB>value<TAB>one gradient per parameter."""
+    lines = [_line("value", doc["value"])]
+    lines.extend(_line(name, g) for name, g in doc["gradient"].items())
+    for ex in doc.get("examples", ()):
+        lines.append(_line("example", str(ex["row"]), ex["value"], *ex["gradient"].values()))
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def sigma(doc: dict) -> str:
+    """The symbol of the reduction: Σ for the sum, 'mean' for the mean."""
+    return "Σ" if doc["data"]["reduce"] == "sum" else "mean"
+
+
+def reduce_text(doc: dict) -> str:
+    data = doc["data"]
+    what = "sum" if data["reduce"] == "sum" else "mean"
+    rows = f"{data['rows']:,} row{'s' if data['rows'] != 1 else ''}"
+    return f"L = the {what} of f over the {rows} of {data['file']}"
+
+
+def heading(out, doc: dict, formula: str) -> None:
+    from rich.text import Text
+
+    from .table import short
+
+    line = Text()
+    line.append("f = ", style="bold")
+    line.append(short(formula))
+    out.print(line)
+    out.print(Text(reduce_text(doc)
+                   + (f" (columns {', '.join(doc['data']['columns'])})" if doc["data"]["columns"] else
+                      "")))
+    value = Text()
+    value.append("value ", style="bold")
+    value.append(format_number(doc["value"], 10), style="bold green")
+    at = ", ".join(f"{k} = {format_number(v)}" for k, v in doc["at"].items())
+    if at:
+        value.append(f"   at {at}" if len(at) < 400 else f"   at {len(doc['at']):,} parameters")
+    out.print(value)
+
+
+def _shown(doc: dict, n: dict) -> dict:
+    """A node entry as the shared node table reads it: per-row values as their sum."""
+    if not n["varies"]:
+        return n
+    return {**n, "value": f"{sigma(doc)} {format_number(n['value'])}",
+            "local": ["per row"] if n["inputs"] else []}
+
+
+def sum_text(n: int, reduce: str) -> str:
+    """'L = L1 + … + L12, and ∂L/∂θ = ∂L1/∂θ + … + ∂L12/∂θ' (divided by n for the mean)."""
+    def terms(f):
+        parts = [f(k) for k in range(1, n + 1)] if n <= 3 else [f(1), "…", f(n)]
+        text = " + ".join(parts)
+        if reduce == "mean":
+            text = f"({text})/{n}" if n > 1 else text
+        return text
+
+    return f"L = {terms(lambda k: f'L{k}')}, and ∂L/∂θ = {terms(lambda k: f'∂L{k}/∂θ')}"
+
+
+def examples_table(doc: dict, limit=EXAMPLE_ROWS):
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from .table import limit_rows
+
+    examples = doc["examples"]
+    names = list(doc["gradient"])
+    columns = doc["data"]["columns"]
+    title = f"Examples: {sum_text(len(examples), doc['data']['reduce'])}"
+    table = Table(box=box.SIMPLE_HEAVY, title=title, title_justify="left", title_style="bold")
+    table.add_column("row", justify="right", style="dim")
+    table.add_column("line", justify="right", style="dim")
+    for c in columns:
+        table.add_column(Text(c), justify="right")
+    table.add_column("Li", justify="right")
+    for name in names:
+        table.add_column(Text(f"∂Li/∂{name}"), justify="right", style="bold")
+    head, tail, hidden = limit_rows(iter(examples), limit)
+
+    def add(ex):
+        table.add_row(str(ex["row"]), str(ex["line"]),
+                      *[format_number(ex["data"][c]) for c in columns],
+                      format_number(ex["value"]),
+                      *[format_number(ex["gradient"][name]) for name in names])
+
+    for ex in head:
+        add(ex)
+    if hidden:
+        table.add_row("…", "", *[""] * len(columns), Text(f"{hidden:,} more rows"),
+                      *[""] * len(names))
+    for ex in tail:
+        add(ex)
+    table.add_section()
+    table.add_row(sigma(doc), "", *[""] * len(columns), format_number(doc["value"]),
+                  *[format_number(doc["gradient"][name]) for name in names], style="bold")
+    return table
+
+
+def table(doc: dict, nodes_limit=None, **_options) -> None:
+    from rich.text import Text
+
+    from .grad import gradient_table
+    from .table import console, node_table
+
+    out = console()
+    heading(out, doc, doc["expression"])
+    if "nodes" in doc:
+        nodes, hidden = node_table((_shown(doc, n) for n in doc["nodes"].items), nodes_limit,
+                                   doc["output"])
+        nodes.columns[-1].header = "grad ∂L/∂node"
+        out.print(nodes)
+        what = "summed" if doc["data"]["reduce"] == "sum" else "averaged"
+        out.print(Text(f"{sigma(doc)}: a value that differs row by row, {what} over the rows; "
+                       "grad: summed over the rows", style="dim"))
+        if hidden:
+            out.print(Text(f"{hidden:,} of the nodes are not shown: use --nodes all, "
+                           "or --format json", style="dim"))
+    if "examples" in doc:
+        out.print(examples_table(doc))
+    if doc["gradient"]:
+        out.print(gradient_table(doc, "parameter", "L"))
+    else:
+        out.print(Text("The formula has no parameters (every variable is a column): there is no "
+                       "gradient.", style="dim"))
+    check = doc["check"]
+    if "skipped" in check:
+        out.print(Text(f"finite-difference check skipped: {check['skipped']}", style="dim"))
+    elif doc["gradient"]:
+        out.print(Text(
+            f"central differences of L, h = {format_number(check['step'], 3)}·max(1, |θ|); "
+            f"they agree when |ad − fd| ≤ {format_number(check['atol'])} + "
+            f"{format_number(check['rtol'])}·|fd|", style="dim"))
+    for kink in doc["kinks"]:
+        out.print(Text(f"{kink['node']} ({kink['op']}) is at its kink in {kink['rows']:,} rows: "
+                       f"{kink['convention']}", style="yellow"))
