@@ -157,7 +157,7 @@ def cli(debug):
     \b
       adiff grad "x*y + sin(x)" --at x=1,y=2
       adiff grad "-log(sigmoid(t0 + t1*x1 + t2*x2))" --at t0=1,t1=1,x1=1,t2=2,x2=2
-      adiff grad -f samples/logistic_program.adiff --at t0=1,t1=1,x1=1,t2=2,x2=2
+      adiff grad -f samples/logistic_program.adiff --at t0=1,t1=1,x1=1,t2=2,x2=2,y=1
     """
 
 

@@ -117,7 +117,7 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
     \b
       adiff check "x*y + sin(x)" --at x=1,y=2
       adiff check "sigmoid(x)" --samples 100 --range x=-5:5 --expect x="sigmoid(x)*(1-sigmoid(x))"
-      adiff check --spec grads.toml --junit report.xml
+      adiff check --spec samples/grads.toml --junit report.xml
       adiff check -f samples/logistic_program.adiff --data samples/logistic.csv --at t0=0,t1=0,t2=0
 
     With --data FILE, the gradient of the loss summed over the rows of FILE

@@ -152,3 +152,35 @@ def test_api_docstring_example():
 
     failures, tried = doctest.testmod(autodiff_cli)
     assert tried >= 3 and failures == 0
+
+
+def _help_examples():
+    commands = [cli] + list(cli.commands.values())
+    lines = []
+    for command in commands:
+        for line in (command.help or "").splitlines():
+            line = line.strip()
+            if (line.startswith("adiff ") or line.startswith("echo ")) and "<" not in line:
+                lines.append(line)
+    return sorted(set(lines))
+
+
+HELP_EXAMPLES = _help_examples()
+
+
+@pytest.mark.parametrize("command", HELP_EXAMPLES)
+def test_help_example_runs(command, tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")  # some examples write files
+    monkeypatch.chdir(tmp_path)
+    if command.startswith("adiff") and " | " not in command:
+        result = _run_shell_line(command)
+    else:  # "echo x | adiff ..." examples: feed the echoed text on stdin
+        text, _, rest = command.partition(" | ")
+        result = invoke(*shlex.split(rest)[1:], input=shlex.split(text)[1] + "\n")
+    assert result.code == 0, result
+
+
+def test_help_has_examples():
+    assert len(HELP_EXAMPLES) >= 8
