@@ -13,10 +13,11 @@ import unicodedata
 
 from .errors import InputError
 from .ops import CONSTANTS, FUNCTIONS
+from .syntax import name_regex
 
 _NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _VALUE = re.compile(rf"([+-]?)(?:({_NUMBER})|(pi|e))", re.ASCII)
-_NAME = re.compile(r"[^\W\d]\w*")
+
 
 
 def parse_value(name: str, text: str) -> float:
@@ -49,7 +50,7 @@ def parse_bindings(specs: tuple[str, ...] | list[str]) -> dict[str, float]:
                 name = unicodedata.normalize("NFC", name)
             if not eq:
                 raise InputError(f"--at {item.strip()}: expected name=value, e.g. {name or 'x'}=1")
-            if not _NAME.fullmatch(name):
+            if not name_regex().fullmatch(name):
                 raise InputError(f"--at {item.strip()}: {name!r} is not a variable name")
             if not text.strip():
                 raise InputError(f"--at {item.strip()}: no value for {name}")

@@ -260,6 +260,8 @@ def read_formula(expr: str | None, file: str | None) -> str:
             raise InputError(f"cannot read {file}: it is a directory") from None
         except PermissionError:
             raise InputError(f"cannot read {file}: permission denied") from None
+        except ValueError:  # e.g. a NUL byte in the path
+            raise InputError(f"cannot read {file!r}: not a valid path") from None
         except OSError as exc:
             raise InputError(f"cannot read {file}: {exc.strerror or exc}") from None
     if expr == "-":

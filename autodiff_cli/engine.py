@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .errors import EvalError, InputError
+from .errors import EvalError, InputError, clip
 from .graph import Graph
 
 _isfinite = math.isfinite
@@ -90,9 +90,11 @@ def bind(graph: Graph, at: dict[str, float]) -> list[float]:
 
         others = [n for n in at if n not in graph.variables]
         near = suggest(name, others)
-        names = ", ".join(n for n, _ in missing)
-        hint = f"--at binds {near!r}: did you mean {name}?" if near else \
-            f"bind it with --at {name}=..."
+        names = ", ".join(clip(n) for n, _ in missing[:10])
+        if len(missing) > 10:
+            names += f" and {len(missing) - 10:,} more"
+        hint = f"--at binds {clip(near)!r}: did you mean {clip(name)}?" if near else \
+            f"bind it with --at {clip(name)}=..."
         plural = "s" if len(missing) > 1 else ""
         raise InputError(f"no value for the variable{plural} {names}", source=graph.source,
                          span=(graph.starts[i], graph.ends[i]), hint=hint)

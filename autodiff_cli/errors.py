@@ -43,6 +43,11 @@ class EvalError(AdiffError):
     exit_code = 3
 
 
+def clip(text: str, limit: int = 40) -> str:
+    """User text (a name, a literal) cut to a readable length for messages."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
 def line_col(source: str, pos: int) -> tuple[int, int]:
     """1-based line and column of character offset ``pos``."""
     line = source.count("\n", 0, pos) + 1

@@ -14,14 +14,13 @@ variable.
 
 from __future__ import annotations
 
-import difflib
 import gc
 import math
 import re
 import unicodedata
 
 from . import ops as _ops
-from .errors import InputError, caret_block, line_col
+from .errors import InputError, caret_block, clip, line_col
 from .graph import Graph
 from .ops import CONSTANTS, FUNCTIONS, OPS
 
@@ -41,6 +40,10 @@ def _name(token) -> str:
 
 def suggest(name: str, candidates) -> str | None:
     """The nearest candidate to ``name``, for "did you mean" hints."""
+    if len(name) > 100:  # difflib is quadratic; no real name is that long
+        return None
+    import difflib
+
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
@@ -157,7 +160,7 @@ class _Builder:
         if name not in FUNCTIONS:
             near = suggest(name, FUNCTIONS)
             hint = f"did you mean {near}?" if near else "see `adiff --help` for the functions"
-            raise self._error(f"unknown function {name!r}", start, tok.end_pos, hint)
+            raise self._error(f"unknown function {clip(name)!r}", start, tok.end_pos, hint)
         op = _ops.lookup(name, len(args))
         if op is None:
             raise self._error(

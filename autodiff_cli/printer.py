@@ -21,16 +21,14 @@ as ``-(2)`` and parses back to the same graph.
 
 from __future__ import annotations
 
-import re
-
 from .graph import Graph
 from .ops import CONSTANTS, FUNCTIONS
+from .syntax import name_regex
 
 # Precedence levels (higher binds tighter).
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
 _INFIX = {"add": (_SUM, " + "), "sub": (_SUM, " - "), "mul": (_PRODUCT, "*"),
           "div": (_PRODUCT, "/"), "pow": (_POWER, "^")}
-_NAME = re.compile(r"[^\W\d]\w*\Z")
 
 
 def function_name(op) -> str:
@@ -140,7 +138,7 @@ def to_source(graph: Graph, sep: str = "\n") -> str:
     names: dict[int, str] = {}
     for i in shared:
         label = labels[i]
-        if ops[i].name != "const" and _NAME.match(label) and label not in taken:
+        if ops[i].name != "const" and name_regex().fullmatch(label) and label not in taken:
             names[i] = label
             taken.add(label)
     counter = 0

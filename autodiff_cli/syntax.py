@@ -13,8 +13,10 @@ the parser is built without a cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import re
 import stat
 from importlib import resources
 from pathlib import Path
@@ -30,6 +32,15 @@ def grammar_text() -> str:
     if src.is_file():  # checkout or editable install
         return src.read_text(encoding="utf-8")
     raise FileNotFoundError(f"grammar {GRAMMAR_NAME} not found (package data or {src})")
+
+
+@functools.lru_cache(maxsize=1)
+def name_regex():
+    """The compiled NAME terminal of the grammar, for --at names and the printer."""
+    m = re.search(r"^NAME:\s*/(.*)/\s*$", grammar_text(), flags=re.M)
+    if m is None:  # pragma: no cover - the grammar defines NAME
+        raise RuntimeError("grammar has no NAME terminal")
+    return re.compile(m.group(1))
 
 
 def _cache_dir() -> Path | None:
