@@ -212,12 +212,7 @@ def _run(cases, single: bool):
 def _warn_unused(case, result) -> None:
     if not result.points and not result.skipped:
         return
-    from .parser import parse
-
-    used = set(parse(case.source).variables)
-    for g in case.expect.values():
-        used |= set(parse(g).variables)
-    unused = [name for name in case.points[0] if name not in used]
+    unused = [name for name in case.points[0] if name not in result.used]
     if unused:
         warn(f"--at binds {', '.join(unused[:10])}, which the formula does not use")
 

@@ -153,6 +153,7 @@ class CaseResult:
     skipped: list[dict] = field(default_factory=list)  # {"at", "reason"}
     error: AdiffError | None = None  # an input or evaluation error that stopped the case
     seconds: float = 0.0
+    used: set = field(default_factory=set)  # variables of the formula and the expectations
 
     @property
     def ok(self) -> bool:
@@ -223,6 +224,7 @@ def run_case(case: Case, progress=None, warn=None) -> CaseResult:
     started = time.perf_counter()
     result = CaseResult(case)
     graph, names, expect = prepare(case, warn)
+    result.used = set(graph.variables).union(*(g.variables for g in expect.values()))
     points = points_of(case, graph)
     sampling = case.samples is not None
     for at in points:
