@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 import click
 
@@ -56,8 +55,38 @@ def _quiet_stdout() -> None:
 
 # ---------------------------------------------------------------- the group
 
+#: Modules that add commands to ``cli`` when imported (see the end of this file).
+LAZY_MODULES = ("cli_check", "cli_graph")
+
+
 class AdiffGroup(click.Group):
-    """Maps every outcome to the contract's exit codes."""
+    """Maps every outcome to the contract's exit codes.
+
+    Commands other than ``grad`` live in LAZY_MODULES and are imported only
+    when one of them is asked for or the commands are listed, so ``adiff grad``
+    does not pay for their imports at start-up.
+    """
+
+    _loaded = False
+
+    def _load_all(self) -> None:
+        if not self._loaded:
+            import importlib
+
+            for module in LAZY_MODULES:
+                importlib.import_module(f"{__package__}.{module}")
+            self._loaded = True
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self._loaded:
+            self._load_all()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx):
+        self._load_all()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx):
         try:
@@ -99,6 +128,8 @@ def _internal(ctx, what: str | None) -> None:
     debug = (ctx.find_root().params.get("debug") or os.environ.get("ADIFF_DEBUG"))
     exc = sys.exc_info()[1]
     if debug:
+        import traceback
+
         traceback.print_exc()
     summary = what or f"{type(exc).__name__}: {exc}"
     click.echo(f"Error: internal error ({summary}). This is a bug in adiff {__version__}; "
@@ -416,5 +447,5 @@ def main() -> None:
     cli(prog_name="adiff")
 
 
-# The other commands register themselves on ``cli`` when imported.
-from . import cli_check, cli_graph  # noqa: E402,F401
+# The other commands register themselves on ``cli`` when their module is
+# imported: see LAZY_MODULES.

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ops import Op
+from .ops import OPS, Op
+
+_VAR = OPS["var"]
 
 
 @dataclass(frozen=True)
@@ -45,15 +47,17 @@ class Graph:
         self.output = output
         # Input variables, name -> node id, in order of first appearance.
         self.variables: dict[str, int] = {
-            labels[i]: i for i, op in enumerate(ops) if op.name == "var"}
+            labels[i]: i for i, op in enumerate(ops) if op is _VAR}
         # requires[i]: the output's gradient must flow through node i because
         # some input variable feeds it.
         requires = [False] * len(ops)
+        for i in self.variables.values():
+            requires[i] = True
         for i, ins in enumerate(inputs):
-            if ins:
-                requires[i] = any(requires[j] for j in ins)
-            else:
-                requires[i] = ops[i].name == "var"
+            for j in ins:
+                if requires[j]:
+                    requires[i] = True
+                    break
         self.requires = requires
         self.kink_nodes = [i for i, op in enumerate(ops) if op.kink is not None]
 

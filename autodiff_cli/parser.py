@@ -289,8 +289,6 @@ def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | Non
     Statements whose result the value does not use are dropped from the graph;
     a message for each is appended to ``warnings`` when given.
     """
-    from lark.exceptions import UnexpectedInput
-
     if len(source) > max_size:
         raise InputError(f"the formula is {len(source):,} characters long, over the limit of "
                          f"{max_size:,}", hint="raise the limit with --max-size")
@@ -299,16 +297,21 @@ def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | Non
     if not source.isascii():
         # One spelling per name: "é" typed as e + U+0301 is the same name as "é".
         source = unicodedata.normalize("NFC", source)
-    from .syntax import parser as get_parser
+    from .syntax import Fallback, fast_parser
 
-    lark_parser = get_parser(_BUILDER)
+    fast = fast_parser(_BUILDER)  # None if Lark's internals are not as expected
     _BUILDER.begin(source)
     enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects and frees none: GC only costs
     try:
-        results = lark_parser.parse(source)
-    except UnexpectedInput as exc:
-        raise _syntax_error(exc, source, lark_parser) from None
+        if fast is None:
+            results = _lark_parse(source)
+        else:
+            try:
+                results = fast.parse(source)
+            except Fallback:  # a syntax error: let Lark find and describe it
+                _BUILDER.begin(source)
+                results = _lark_parse(source)
     finally:
         if enabled:
             gc.enable()
@@ -321,9 +324,28 @@ def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | Non
                 line, _ = line_col(source, r[1])
                 warnings.append(f"line {line}: the value of this statement is not used "
                                 "(the value of a program is its last statement)")
-    graph = _prune(_BUILDER, results[-1][0], warnings)
+    b, output = _BUILDER, results[-1][0]
+    if len(results) == 1 and len(results[0]) == 3 and output == len(b.ops) - 1:
+        # One expression: every node built is an input of a later one, up to the
+        # last (the output), so there is nothing to prune.
+        graph = Graph(b.source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output)
+    else:
+        graph = _prune(b, output, warnings)
     _BUILDER.begin("")  # drop references to the big lists
     return graph
+
+
+def _lark_parse(source: str):
+    """Lark's own parse, inline transformer and all; its errors become InputError."""
+    from lark.exceptions import UnexpectedInput
+
+    from .syntax import parser as get_parser
+
+    lark_parser = get_parser(_BUILDER)
+    try:
+        return lark_parser.parse(source)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, source, lark_parser) from None
 
 
 def _prune(b: _Builder, output: int, warnings: list | None) -> Graph:

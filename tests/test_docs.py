@@ -13,6 +13,8 @@ from autodiff_cli.ops import FUNCTIONS
 
 from .conftest import ROOT, invoke
 
+cli.list_commands(None)  # imports the modules that register the other commands
+
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SAMPLES = sorted((ROOT / "samples").glob("*.adiff"))
 
