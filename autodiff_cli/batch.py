@@ -16,8 +16,6 @@ never loads.
 from __future__ import annotations
 
 import math
-import sys
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +27,7 @@ from .graph import Graph
 from .numeric import EPS, NotAnalytic, OutOfDomain, Settings, judge
 from .render import num
 from .render.json_doc import Stream
+from .render.progress import PROGRESS_DELAY, StderrProgress
 
 REDUCES = ("sum", "mean")
 #: --per-example lists every row; it is meant for small files.
@@ -36,7 +35,6 @@ PER_EXAMPLE_ROWS = 1000
 #: adiff trace --data lists each row's loss and gradient up to this many rows.
 TRACE_EXAMPLE_ROWS = 1000
 #: Seconds a pass must last before the progress bar appears (stderr terminals only).
-PROGRESS_DELAY = 0.5
 
 
 # ---------------------------------------------------------------- the problem
@@ -353,43 +351,15 @@ def fd_cost(setup: Setup, rows: int, names: list[str]) -> int:
 
 # ---------------------------------------------------------------- progress
 
-class RowProgress:
-    """Rows processed, as a Rich progress bar on stderr: only when stderr is a terminal
-    and the pass lasts longer than ``delay`` seconds; never on stdout."""
+class RowProgress(StderrProgress):
+    """Rows processed, as a progress bar on stderr (see render.progress)."""
 
     def __init__(self, data: DataFile, stream=None, delay: float = PROGRESS_DELAY):
+        super().__init__(data.name, data.size, "rows", stream, delay)
         self.data = data
-        self.stream = stream if stream is not None else sys.stderr
-        self.delay = delay
-        self.started = time.monotonic()
-        self.bar = None
-        self.task = None
-        try:
-            self.enabled = bool(self.stream.isatty())
-        except (AttributeError, ValueError):
-            self.enabled = False
 
     def __call__(self, rows: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            if time.monotonic() - self.started < self.delay:
-                return
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),
-                                transient=True, console=Console(file=self.stream, stderr=True))
-            self.bar.start()
-            self.task = self.bar.add_task(self.data.name, total=self.data.size, rows=0)
-        done = getattr(self.data, "bytes_read", None)
-        self.bar.update(self.task, completed=done, rows=rows)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
+        self.update(getattr(self.data, "bytes_read", None), rows=rows)
 
 
 # ---------------------------------------------------------------- documents

@@ -8,59 +8,27 @@ evaluation error at a given point.
 
 from __future__ import annotations
 
-import sys
-import time
-
 import click
 
 from .cli import FormulaCommand, cli, data_options, data_settings, formula_options, read_formula, warn
 from .errors import AdiffError, EvalError, InputError
 from .numeric import METHODS, RULE, TOLERANCES, Settings
 from .render import emit
+from .render.progress import PROGRESS_DELAY, StderrProgress
 
 #: Seconds a run must last before a progress bar appears (stderr terminals only).
-PROGRESS_DELAY = 0.5
 
 
-class Progress:
-    """A Rich progress bar on stderr, shown only when stderr is a terminal and
-    the run lasts longer than ``delay`` seconds; never on stdout."""
+class Progress(StderrProgress):
+    """Points checked, as a progress bar on stderr (see render.progress)."""
 
     def __init__(self, total: int, stream=None, delay: float = PROGRESS_DELAY):
-        self.total = total
-        self.stream = stream if stream is not None else sys.stderr
-        self.delay = delay
+        super().__init__("checking", total, "count", stream, delay)
         self.done = 0
-        self.started = time.monotonic()
-        self.bar = None
-        self.task = None
-        try:
-            self.enabled = bool(self.stream.isatty())
-        except (AttributeError, ValueError):
-            self.enabled = False
 
     def __call__(self, n: int = 1) -> None:
         self.done += n
-        if not self.enabled:
-            return
-        if self.bar is None:
-            if time.monotonic() - self.started < self.delay:
-                return
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-            from rich.progress import Progress as Bar
-
-            self.bar = Bar(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
-                           TimeRemainingColumn(), transient=True,
-                           console=Console(file=self.stream, stderr=True))
-            self.bar.start()
-            self.task = self.bar.add_task("check", total=self.total)
-        self.bar.update(self.task, completed=min(self.done, self.total))
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
+        self.update(min(self.done, self.total))
 
 
 def _float(name):
