@@ -121,6 +121,23 @@ def bind(graph: Graph, at: dict[str, float]) -> list[float]:
     return values
 
 
+def _node(graph: Graph, i: int, args, local: bool):
+    """One node's value and (if ``local``) local gradients from its input values."""
+    op = graph.ops[i]
+    try:
+        v = op.value(*args)
+    except _ARITH_ERRORS as exc:
+        raise _domain_error(graph, i, args, exc) from None
+    if not _isfinite(v):
+        raise _domain_error(graph, i, args, None)
+    if not local:
+        return v, ()
+    try:
+        return v, op.local(*args, v)
+    except _ARITH_ERRORS:
+        return v, (math.nan,) * len(args)
+
+
 def forward(graph: Graph, values: list[float], *, local: bool = True):
     """Fill ``values`` in place; return the local gradients (or None) and kink nodes.
 
@@ -149,20 +166,10 @@ def forward(graph: Graph, values: list[float], *, local: bool = True):
                     locals_[i] = op.local(a, v)
                 except _ARITH_ERRORS:
                     locals_[i] = (nan,)
-        else:
-            args = [values[j] for j in ins]
-            try:
-                v = op.value(*args)
-            except _ARITH_ERRORS as exc:
-                raise _domain_error(graph, i, args, exc) from None
-            if not _isfinite(v):
-                raise _domain_error(graph, i, args, None)
-            values[i] = v
+        else:  # the unary case above is _node inlined, for speed
+            values[i], loc = _node(graph, i, [values[j] for j in ins], local)
             if local:
-                try:
-                    locals_[i] = op.local(*args, v)
-                except _ARITH_ERRORS:
-                    locals_[i] = (nan,) * k
+                locals_[i] = loc
     kinks = [i for i in graph.kink_nodes
              if graph.ops[i].kink(*[values[j] for j in graph.inputs[i]])]
     return locals_, kinks
@@ -249,7 +256,6 @@ def forward_array(graph: Graph, values: list, np, varies: list[bool], needs: lis
     """
     ops, inputs = graph.ops, graph.inputs
     locals_: list = [()] * len(ops)
-    nan = math.nan
     isfinite = np.isfinite
     with np.errstate(all="ignore"):
         for i, ins in enumerate(inputs):
@@ -259,18 +265,9 @@ def forward_array(graph: Graph, values: list, np, varies: list[bool], needs: lis
             args = [values[j] for j in ins]
             wanted = local and any(needs[j] for j in ins)
             if not varies[i]:
-                try:
-                    v = op.value(*args)
-                except _ARITH_ERRORS as exc:
-                    raise _domain_error(graph, i, args, exc) from None
-                if not _isfinite(v):
-                    raise _domain_error(graph, i, args, None)
-                values[i] = v
+                values[i], loc = _node(graph, i, args, wanted)
                 if wanted:
-                    try:
-                        locals_[i] = op.local(*args, v)
-                    except _ARITH_ERRORS:
-                        locals_[i] = (nan,) * len(ins)
+                    locals_[i] = loc
                 continue
             v = op.array_value(np, *args)
             # A finite sum means every element is finite (the exact test only when it is not).
