@@ -8,6 +8,7 @@ over the graph is a plain loop -- nothing here recurses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .ops import OPS, Op
@@ -35,7 +36,7 @@ class Graph:
                  "output", "variables", "requires", "kink_nodes")
 
     def __init__(self, source: str, ops: list[Op], inputs: list[tuple[int, ...]],
-                 labels: list[str], starts: list[int], ends: list[int],
+                 labels: list[str], starts: Sequence[int], ends: Sequence[int],
                  consts: dict[int, float], output: int):
         self.source = source
         self.ops = ops
