@@ -164,19 +164,11 @@ def _point(setup, totals, estimates, allow_kinks: bool) -> dict:
     """One entry of check's "cases": the parameters, the summed loss, and each verdict."""
     from .batch import kink_entries
     from .render import num
+    from .report import comparison_fields
 
     passing = ("ok", "kink") if allow_kinks else ("ok",)
     doc = {"at": {name: setup.at[name] for name in setup.params}, "value": num(totals.value)}
-    doc["gradient"] = {e.name: num(e.ad) for e in estimates}
-    doc["numeric"] = {e.name: num(e.fd) for e in estimates}
-    doc["abs_error"] = {e.name: num(e.abs_error) for e in estimates}
-    doc["rel_error"] = {e.name: num(e.rel_error) for e in estimates}
-    doc["tolerance"] = {e.name: num(e.tolerance) for e in estimates}
-    doc["step"] = {e.name: e.step for e in estimates}
-    doc["methods"] = {e.name: e.method for e in estimates}
-    doc["status"] = {e.name: e.status for e in estimates}
-    if any(e.error is not None for e in estimates):
-        doc["error_estimate"] = {e.name: num(e.error) for e in estimates}
+    doc.update(comparison_fields(estimates))
     notes = {e.name: e.note for e in estimates if e.note}
     if notes:
         doc["notes"] = notes

@@ -90,6 +90,23 @@ def kink_entries(graph: Graph, kinks: list[int]) -> list[dict]:
              "convention": graph.ops[i].convention} for i in kinks]
 
 
+def comparison_fields(estimates: list[Estimate]) -> dict:
+    """The per-input fields of a `check` point: reverse mode, the estimate, errors, verdict."""
+    doc = {
+        "gradient": {e.name: num(e.ad) for e in estimates},
+        "numeric": {e.name: num(e.fd) for e in estimates},
+        "abs_error": {e.name: num(e.abs_error) for e in estimates},
+        "rel_error": {e.name: num(e.rel_error) for e in estimates},
+        "tolerance": {e.name: num(e.tolerance) for e in estimates},
+        "step": {e.name: e.step for e in estimates},
+        "methods": {e.name: e.method for e in estimates},
+        "status": {e.name: e.status for e in estimates},
+    }
+    if any(e.error is not None for e in estimates):
+        doc["error_estimate"] = {e.name: num(e.error) for e in estimates}
+    return doc
+
+
 def check_entry(estimates: list[Estimate] | None, skipped: str | None,
                 rtol: float = RTOL, atol: float = ATOL) -> dict:
     if estimates is None:

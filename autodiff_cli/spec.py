@@ -20,6 +20,7 @@ from .bindings import parse_value
 from .errors import AdiffError, EvalError, InputError
 from .numeric import METHODS, RULE, Settings, check_inputs, check_nodes, compare
 from .render import num
+from .report import comparison_fields, kink_entries
 
 #: Interval each sampled input is drawn from when --range does not name it.
 DEFAULT_RANGE = (-1.0, 1.0)
@@ -309,23 +310,14 @@ def point_document(case: Case, graph, ev, estimates, expected, nodes, culprit) -
         doc["name"] = case.name
     doc["at"] = {name: ev.at[name] for name in graph.variables}
     doc["value"] = num(ev.value)
-    doc["gradient"] = {e.name: num(e.ad) for e in estimates}
-    doc["numeric"] = {e.name: num(e.fd) for e in estimates}
-    doc["abs_error"] = {e.name: num(e.abs_error) for e in estimates}
-    doc["rel_error"] = {e.name: num(e.rel_error) for e in estimates}
-    doc["tolerance"] = {e.name: num(e.tolerance) for e in estimates}
-    doc["step"] = {e.name: e.step for e in estimates}
-    doc["methods"] = {e.name: e.method for e in estimates}
-    doc["status"] = status
-    if any(e.error is not None for e in estimates):
-        doc["error_estimate"] = {e.name: num(e.error) for e in estimates}
+    doc.update(comparison_fields(estimates))
+    doc["status"] = status  # with the verdicts on --expect
     if expected:
         doc["expected"] = expect_values
         doc["expect_abs_error"] = expect_errors
     if notes:
         doc["notes"] = notes
-    doc["kinks"] = [{"node": f"n{i}", "op": graph.ops[i].name,
-                     "convention": graph.ops[i].convention} for i in ev.kinks]
+    doc["kinks"] = kink_entries(graph, ev.kinks)
     ok = all(s in passing for s in status.values())
     if nodes is not None:
         doc["nodes"] = [{"id": f"n{e.node}", "op": graph.ops[e.node].name,
