@@ -43,6 +43,34 @@ class EvalError(AdiffError):
     exit_code = 3
 
 
+def escape_controls(text: str) -> str:
+    """User text made safe for a terminal: control and format characters as escapes.
+
+    ESC, BEL, CR, a newline or a bidi override in a CSV header, a spec name, a
+    path or a formula could clear the screen, plant a hyperlink or forge lines
+    of output; every human-facing output (tables, plain, messages) passes user
+    text through this. Tabs and newlines are escaped too: callers that want a
+    multi-line text split it first. JSON needs none of this (it escapes itself).
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
 def clip(text: str, limit: int = 40) -> str:
     """User text (a name, a literal) cut to a readable length for messages."""
     return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
