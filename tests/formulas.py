@@ -17,8 +17,9 @@ from autodiff_cli.parser import parse
 #: Not smooth everywhere: kinks (abs, relu, max, min) -- kept out of "smooth" formulas.
 PIECEWISE = ("abs", "relu", "max", "min")
 
-UNARY = sorted(name for name, by in FUNCTIONS.items() if 1 in by and by[1].name not in PIECEWISE
-               and by[1].name not in ("log",)) + ["log", "neg"]
+#: One entry per unary op (not per name: the NumPy aliases arcsin, ... would weigh twice).
+UNARY = sorted({by[1].name for by in FUNCTIONS.values() if 1 in by and by[1].name not in PIECEWISE
+                and by[1].name != "log"}) + ["log", "neg"]
 BINARY = ["+", "-", "*", "/", "^", "logb", "hypot", "atan2"]
 VARIABLES = ("x", "y", "z")
 

@@ -123,7 +123,7 @@ POINTS: dict[str, list[P]] = {
     "atanh": [o(0), o(0.5), o(-0.75), e(1 - NEAR), e(-1 + NEAR), e(1e-10)],
     "asech": [o(0.5), o(0.25), o(0.9), e(1e-3), e(1 - NEAR), e(1e-300), e(1, undefined=[0])],
     "acsch": [o(1), o(-2), o(0.5), e(1e-3, h=1e-4), e(-1e-3, h=1e-4), e(1e10), e(1e300)],
-    "acoth": [o(2), o(-3), o(1.5), e(1 + NEAR), e(-1 - NEAR), e(1e10)],
+    "acoth": [o(2), o(-3), o(1.5), e(1 + NEAR, h=1e-7), e(-1 - NEAR, h=1e-7), e(1e10)],
     "sigmoid": [o(0), o(2), o(-3), e(40), e(-40), e(-700, h=1), e(700, h=1), e(-800), e(1e-12)],
     "softplus": [o(0), o(2), o(-3), e(40), e(-40), e(-700, h=1), e(800), e(1e-12)],
     "logsumexp": [o(1, 2), o(0.5, -1, 3), o(-2), o(0, 0, 0, 0), e(1000, 1000), e(-1000, -1000),
@@ -281,7 +281,10 @@ REFERENCE = {
     "asin": lambda a: math.atan2(a, math.sqrt((1 - a) * (1 + a))),
     "acos": lambda a: math.atan2(math.sqrt((1 - a) * (1 + a)), a),
     "atan": lambda a: math.atan2(a, 1.0),
-    "asec": lambda a: math.atan2(math.sqrt((1 - 1 / a) * (1 + 1 / a)), 1 / a),
+    # acos(x) = 2·atan(sqrt((1 - x)/(1 + x))) at x = 1/a; a - 1 is exact near 1, where 1/a
+    # rounds and acos(1/a) is off by 1e-11 at a = 1 + 1e-6 (mpmath: tests/test_precision.py).
+    "asec": lambda a: 2 * math.atan(math.sqrt((a - 1) / (a + 1))) if a > 0 else
+    math.pi - 2 * math.atan(math.sqrt((-a - 1) / (1 - a))),
     "acsc": lambda a: math.atan2(1 / a, math.sqrt((1 - 1 / a) * (1 + 1 / a))),
     "acot": lambda a: math.atan2(1.0, a),  # the continuous branch, in (0, pi)
     "atan2": lambda y, x: cmath.phase(complex(x, y)),
@@ -294,9 +297,11 @@ REFERENCE = {
     "asinh": _asinh,
     "acosh": _acosh,
     "atanh": _atanh,
-    "asech": lambda a: _acosh(1 / a),
+    # acosh(y) = 2·asinh(sqrt((y - 1)/2)) at y = 1/a, and 0.5·log((a + 1)/(a - 1)) for acoth:
+    # exact 1 - a near 1, where 1/a rounds and acosh(1/a), atanh(1/a) lose 1e-11.
+    "asech": lambda a: 2 * _asinh(math.sqrt((1 - a) / (2 * a))),
     "acsch": lambda a: _asinh(1 / a),
-    "acoth": lambda a: _atanh(1 / a),
+    "acoth": lambda a: 0.5 * _log((a + 1) / (a - 1)) if abs(a) < 2 else _atanh(1 / a),
     "sigmoid": _sigmoid,
     "softplus": _softplus,
     "logsumexp": _logsumexp,
@@ -737,6 +742,9 @@ REQUIRED = {
     "min": {2: "min", 3: "min", 5: "min"},
     "max": {2: "max", 3: "max", 5: "max"},
     "logsumexp": {2: "logsumexp", 3: "logsumexp", 5: "logsumexp"},
+    # NumPy's names (3 of the 120 AI Feynman formulas use them)
+    **{f"arc{f}": {1: f"a{f}"} for f in ("sin", "cos", "tan", "sinh", "cosh", "tanh")},
+    "arctan2": {2: "atan2"},
 }
 
 
@@ -780,7 +788,7 @@ def _wrong_arities(fname):
 ARITY_TEXT = {
     **{f: "1 argument" for f in REQUIRED if set(REQUIRED[f]) == {1}},
     "ln": "1 argument", "log": "1 or 2 arguments",
-    "pow": "2 arguments", "atan2": "2 arguments", "hypot": "2 arguments",
+    "pow": "2 arguments", "atan2": "2 arguments", "arctan2": "2 arguments", "hypot": "2 arguments",
     "min": "at least 1 argument", "max": "at least 1 argument", "logsumexp": "at least 1 argument",
 }
 
@@ -795,6 +803,39 @@ def test_wrong_arity_is_an_input_error_naming_function_and_arity(fname):
             parse(text)
         assert info.value.message == f"{fname} takes {ARITY_TEXT[fname]}, got {n}"
         assert info.value.span == (0, len(text))
+
+
+#: NumPy's name -> adiff's op: the same op, reported (JSON ``op``, printer) by adiff's name.
+NUMPY_NAMES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh",
+               "arccosh": "acosh", "arctanh": "atanh", "arctan2": "atan2"}
+NUMPY_NAME_POINTS = {"asin": "x=0.5", "acos": "x=0.5", "atan": "x=2", "asinh": "x=-1.5",
+                     "acosh": "x=2", "atanh": "x=0.25", "atan2": "x=0.5,y=-2"}
+
+
+@pytest.mark.parametrize("alias, name", sorted(NUMPY_NAMES.items()))
+def test_numpy_names_are_aliases_end_to_end(alias, name, run):
+    """`adiff grad "arcsin(x)"` is `adiff grad "asin(x)"`, and JSON's ``op`` stays asin."""
+    args = "x, y" if name == "atan2" else "x"
+    got = run("grad", f"{alias}({args})", "--at", NUMPY_NAME_POINTS[name], "--format", "json")
+    want = run("grad", f"{name}({args})", "--at", NUMPY_NAME_POINTS[name], "--format", "json")
+    assert got.code == want.code == 0, (got, want)
+    assert got.stderr == want.stderr == ""
+    g, w = got.json(), want.json()
+    assert g["expression"] == f"{alias}({args})"
+    assert g["value"] == w["value"] and g["gradient"] == w["gradient"]
+    assert [n["op"] for n in g["nodes"]] == [n["op"] for n in w["nodes"]]
+    assert g["nodes"][-1]["op"] == name
+    assert g["check"]["ok"] is True
+
+
+@pytest.mark.parametrize("alias, name", sorted(NUMPY_NAMES.items()))
+def test_numpy_names_print_as_adiff_names(alias, name, run):
+    args = "x, y" if name == "atan2" else "x"
+    got = run("graph", f"{alias}({args})")
+    want = run("graph", f"{name}({args})")
+    assert got.code == want.code == 0, (got, want)
+    assert got.stdout == want.stdout
+    assert f"= {name}({args})" in got.stdout and alias not in got.stdout
 
 
 def test_constants_are_pi_and_e():
