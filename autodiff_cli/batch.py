@@ -22,7 +22,7 @@ import numpy as np
 
 from .dataset import DataFile
 from .engine import array_kinks, backward_array, evaluate, forward_array
-from .errors import EvalError, InputError
+from .errors import EvalError, InputError, clip, escape_controls
 from .graph import Graph
 from .numeric import EPS, NotAnalytic, OutOfDomain, Settings, judge
 from .render import num
@@ -47,37 +47,42 @@ class Setup:
                  wrt: list[str] | None = None):
         self.graph, self.at, self.data, self.reduce = graph, dict(at), data, reduce
         variables = graph.variables
+        position, shown = data.position, data.shown  # column name -> index; the file's name
         for name in at:
-            if name in data.columns:
-                col = data.starts[data.columns.index(name)]
-                raise InputError(f"{data.name}:1:{col}: {name!r} is a column of {data.name} and is "
+            if name in position:
+                col = data.starts[position[name]]
+                raise InputError(f"{shown}:1:{col}: {name!r} is a column of {shown} and is "
                                  f"also bound by --at {name}=...; a name is either a column or a "
                                  "parameter", hint=f"drop {name} from --at, or rename the column")
-        self.columns = [n for n in variables if n in data.columns]
-        self.params = [n for n in variables if n not in data.columns]
+        _refuse_constant_columns(graph, data)
+        self.columns = [n for n in variables if n in position]
+        self.params = [n for n in variables if n not in position]
         missing = [n for n in self.params if n not in at]
         if missing:
             name = missing[0]
             i = variables[name]
-            shown = ", ".join(data.columns[:12]) + (", ..." if len(data.columns) > 12 else "")
+            shown_columns = ", ".join(escape_controls(clip(c)) for c in data.columns[:12]) \
+                + (", ..." if len(data.columns) > 12 else "")
             if data.looks_headerless():
-                hint = f"the first line of {data.name} looks like data: the file needs a header " \
+                hint = f"the first line of {shown} looks like data: the file needs a header " \
                        "line naming the columns"
             elif len(data.columns) == 1 and any(c in data.columns[0] for c in ",;\t|"):
                 hint = "is the delimiter right? choose it with --delimiter"
             else:
                 hint = f"bind it with --at {name}=... if it is a parameter"
-            raise InputError(f"{data.name}:1:1: the formula needs {name!r}, which is neither a "
-                             f"column of {data.name} (its columns: {shown}) nor bound by --at",
+            raise InputError(f"{shown}:1:1: the formula needs {name!r}, which is neither a "
+                             f"column of {shown} (its columns: {shown_columns}) nor bound by --at",
                              source=graph.source, span=(graph.starts[i], graph.ends[i]), hint=hint)
         if wrt is None:
             self.wrt = list(self.params)
         else:
             for name in wrt:
-                if name in self.columns:
-                    raise InputError(f"--wrt {name}: {name} is a column of {data.name}; gradients are "
+                if name in position and name in variables:
+                    raise InputError(f"--wrt {name}: {name} is a column of {shown}; gradients are "
                                      "with respect to the parameters"
-                                     + (f" ({', '.join(self.params)})" if self.params else ""))
+                                     + (f" ({', '.join(self.params[:20])}"
+                                        + (", ..." if len(self.params) > 20 else "") + ")"
+                                        if self.params else ""))
             self.wrt = list(wrt)
         ops, inputs = graph.ops, graph.inputs
         varies, needs = [False] * len(graph), [False] * len(graph)
@@ -92,7 +97,7 @@ class Setup:
         self.varies, self.needs = varies, needs
 
     def row_text(self, chunk, r: int) -> str:
-        return f"row {chunk.first + r + 1:,} of {self.data.name}, line {chunk.line + r:,}"
+        return f"row {chunk.first + r + 1:,} of {self.data.shown}, line {chunk.line + r:,}"
 
     def initial(self, at: dict[str, float]) -> list:
         values: list = [0.0] * len(self.graph)
@@ -117,6 +122,37 @@ class Totals:
     kinks: dict = field(default_factory=dict)  # node -> [rows, first row text]
     examples: dict | None = None
     noise: float = 0.0
+
+
+def _refuse_constant_columns(graph: Graph, data: DataFile) -> None:
+    """A column named like a constant (``e``, ``pi``) that the formula uses as the constant.
+
+    In a formula ``e`` is always the constant (unless the program assigns it first), so
+    such a column could never reach the formula: refuse rather than silently use 2.718...
+    A column the formula does not refer to may be named anything.
+    """
+    from .ops import CONSTANTS
+
+    named = [c for c in CONSTANTS if c in data.position]
+    if not named:
+        return
+    source, labels, starts, ends, consts = graph.source, graph.labels, graph.starts, \
+        graph.ends, graph.consts
+    for i in consts:  # const nodes only: linear in the formula's constants
+        name = labels[i].lstrip("-")
+        if name not in named:
+            continue
+        # Written in the formula as the constant (``e``; ``-e`` and ``- -e`` fold into one
+        # node), not made by --expand (acot's template uses pi, spanning the whole call).
+        if "".join(source[starts[i]:ends[i]].split()).lstrip("-") != name:
+            continue
+        shown = data.shown
+        col = data.starts[data.position[name]]
+        raise InputError(f"{shown}:1:{col}: column {name} of {shown} is named like the constant "
+                         f"{name}, which the formula uses: {name} is a constant and cannot be a "
+                         "column", source=source, span=(starts[i], ends[i]),
+                         hint=f"rename the column in the header (e.g. to {name}_) and use that name "
+                              "in the formula")
 
 
 # ---------------------------------------------------------------- a pass over the data
@@ -164,7 +200,7 @@ def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example
             _accumulate(setup, t, values, locals_, grads, rows, details, edges, noise)
         if examples is not None and t.rows + rows > per_example:
             if examples_or_error:
-                raise InputError(f"--per-example lists every row, and {data.name} has more than "
+                raise InputError(f"--per-example lists every row, and {data.shown} has more than "
                                  f"{per_example:,} rows", hint="drop --per-example for large files")
             examples = None
         if examples is not None:
@@ -175,7 +211,7 @@ def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example
     scale = 1.0 / t.rows if setup.reduce == "mean" else 1.0
     t.value = math.fsum(value_parts) * scale
     if not math.isfinite(t.value):
-        raise EvalError(f"the {setup.reduce} of the formula over the {t.rows:,} rows of {data.name} "
+        raise EvalError(f"the {setup.reduce} of the formula over the {t.rows:,} rows of {data.shown} "
                         "overflows a double-precision float", source=graph.source,
                         span=(graph.starts[out], graph.ends[out]))
     t.gradient = {name: math.fsum(parts) * scale for name, parts in grad_parts.items()}
@@ -252,7 +288,7 @@ def _gradient_failure(setup: Setup, chunk, values, locals_):
         if bad.size and (first is None or bad[0] < first):
             first = int(bad[0])
     if first is None:
-        raise EvalError(f"the gradient summed over the rows of {setup.data.name} overflows")
+        raise EvalError(f"the gradient summed over the rows of {setup.data.shown} overflows")
     at = dict(setup.at)
     at.update({c: float(chunk.columns[c][first]) for c in setup.columns})
     where = setup.row_text(chunk, first)
@@ -355,7 +391,7 @@ class RowProgress(StderrProgress):
     """Rows processed, as a progress bar on stderr (see render.progress)."""
 
     def __init__(self, data: DataFile, stream=None, delay: float = PROGRESS_DELAY):
-        super().__init__(data.name, data.size, "rows", stream, delay)
+        super().__init__(data.shown, data.size, "rows", stream, delay)
         self.data = data
 
     def __call__(self, rows: int) -> None:

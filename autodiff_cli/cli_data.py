@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from .cli import FD_BUDGET, warn
-from .errors import InputError
+from .errors import InputError, clip, escape_controls
 from .render import emit
 
 
@@ -36,8 +36,10 @@ def _setup(graph, at, settings, wrt, expr, file):
     data = _open(settings, expr, file)
     setup = Setup(graph, at, data, settings["reduce"], wrt)
     if not setup.columns:
-        warn(f"the formula uses no column of {data.name} ({', '.join(data.columns[:10])}): every "
-             "row gives the same value")
+        columns = ", ".join(escape_controls(clip(c)) for c in data.columns[:10]) \
+            + (", ..." if len(data.columns) > 10 else "")
+        warn(f"the formula uses no column of {data.shown} ({columns}): every row gives the same "
+             "value")
     return setup
 
 

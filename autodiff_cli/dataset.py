@@ -22,12 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, clip, escape_controls
 
 #: Rows per chunk by default: memory is bounded by this, not by the file.
 DEFAULT_CHUNK_ROWS = 100_000
 #: Bytes read at a time (at least); a chunk's lines may span several reads.
 _READ = 1 << 20
+#: The longest line (header or row) a data file may have, in bytes: a file
+#: without line ends (``/dev/zero``, a binary file) stops here instead of
+#: filling memory.
+MAX_LINE_BYTES = 16 << 20
+#: Bytes of the header line read at a time (so a NUL byte is seen early).
+_HEADER_READ = 1 << 16
 
 _NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
 _NON_FINITE = re.compile(r"\s*[+-]?(?:nan|inf|infinity)\s*", re.IGNORECASE | re.ASCII)
@@ -70,9 +76,12 @@ class DataFile:
                  chunk_rows: int = DEFAULT_CHUNK_ROWS):
         self.path = path
         self.name = "<stdin>" if path == "-" else path
+        #: the name as shown in messages: control characters escaped
+        self.shown = escape_controls(self.name)
         self.chunk_rows = chunk_rows
         self.delimiter = delimiter or self._delimiter_from_name(path)
         self.columns: list[str] = []
+        self.position: dict[str, int] = {}  # column name -> its index in ``columns``
         self.starts: list[int] = []  # 1-based character column of each header cell
         self.header_line = ""
         self.size: int | None = None  # bytes, when known (for the progress bar)
@@ -96,13 +105,15 @@ class DataFile:
         try:
             fh = open(self.path, "rb")
         except FileNotFoundError:
-            raise InputError(f"cannot read {self.path}: no such file") from None
+            raise InputError(f"cannot read {self.shown}: no such file") from None
         except IsADirectoryError:
-            raise InputError(f"cannot read {self.path}: it is a directory") from None
+            raise InputError(f"cannot read {self.shown}: it is a directory") from None
         except PermissionError:
-            raise InputError(f"cannot read {self.path}: permission denied") from None
+            raise InputError(f"cannot read {self.shown}: permission denied") from None
+        except ValueError:  # e.g. a NUL byte in the path
+            raise InputError(f"cannot read {clip(repr(self.path), 120)}: not a valid path") from None
         except OSError as exc:
-            raise InputError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+            raise InputError(f"cannot read {self.shown}: {exc.strerror or exc}") from None
         try:
             self.size = os.fstat(fh.fileno()).st_size
         except OSError:
@@ -111,7 +122,7 @@ class DataFile:
 
     def _read_header(self) -> None:
         self._stream = self._open()
-        raw = self._stream.readline()
+        raw = self._header_bytes_read()
         self._header_bytes = len(raw)
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
@@ -119,34 +130,53 @@ class DataFile:
         line = text.rstrip("\r\n")
         if not line.strip():
             what = "empty" if not raw else "a blank first line"
-            raise InputError(f"{self.name}:1:1: the data file is {what}: it needs a header line "
+            raise InputError(f"{self.shown}:1:1: the data file is {what}: it needs a header line "
                              "naming the columns, then one row per example",
                              hint="e.g. a first line x1,x2,y")
         self.header_line = line
         if self.delimiter is None:  # standard input or another extension: look at the header
             self.delimiter = "\t" if "\t" in line and "," not in line else ","
-        fields = _split(line, self.delimiter, self.name, 1)
-        seen: dict[str, int] = {}
+        fields = _split(line, self.delimiter, self.shown, 1)
+        seen = self.position
         for k, (col, cell) in enumerate(fields):
             name = cell.strip()
             if not name.isascii():
                 name = unicodedata.normalize("NFC", name)
             if not name:
-                raise InputError(f"{self.name}:1:{col}: column {k + 1} of the header has no name")
+                raise InputError(f"{self.shown}:1:{col}: column {k + 1} of the header has no name")
             if name in seen:
-                raise InputError(f"{self.name}:1:{col}: the header names column {name!r} twice "
-                                 f"(also at column {seen[name]})")
-            seen[name] = col
+                raise InputError(f"{self.shown}:1:{col}: the header names column "
+                                 f"{clip(name)!r} twice (also at column {self.starts[seen[name]]})")
+            seen[name] = k
             self.columns.append(name)
             self.starts.append(col)
+
+    def _header_bytes_read(self) -> bytes:
+        """The header line, read in pieces: a NUL byte or a line without end stops early."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            piece = self._stream.readline(_HEADER_READ)
+            if not parts and piece.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise InputError(f"{self.shown}:1:1: the data file is UTF-16 (it starts with a "
+                                 "UTF-16 byte order mark); adiff reads UTF-8 text",
+                                 hint="save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8")
+            if b"\0" in piece:
+                _nul_byte(self.shown, 1, b"".join(parts) + piece)
+            parts.append(piece)
+            size += len(piece)
+            if not piece or piece.endswith(b"\n"):
+                return b"".join(parts)
+            if size > MAX_LINE_BYTES:
+                _too_long(self.shown, 1)
 
     def _decode(self, raw: bytes, line: int) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             col = len(raw[:exc.start].decode("utf-8", "replace")) + 1
-            raise InputError(f"{self.name}:{line}:{col}: not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
-                             ) from None
+            raise InputError(f"{self.shown}:{line}:{col}: not valid UTF-8 "
+                             f"(byte 0x{raw[exc.start]:02x})") from None
 
     def looks_headerless(self) -> bool:
         """The header's cells are all numbers: the file probably has no header line."""
@@ -195,7 +225,7 @@ class _Reader:
     def __init__(self, data: DataFile, names: list[str]):
         self.data = data
         self.names = names
-        self.index = [data.columns.index(n) for n in names]
+        self.index = [data.position[n] for n in names]
         self.ncols = len(data.columns)
         # Parsing every column, loadtxt itself rejects a row with another cell count;
         # parsing a subset, each line's delimiters are counted first.
@@ -208,6 +238,7 @@ class _Reader:
 
     def read(self, stream):
         rows = self.data.chunk_rows
+        limit = MAX_LINE_BYTES
         pending = b""
         eof = False
         delim = ord(self.delim) if len(self.delim.encode()) == 1 else None
@@ -228,24 +259,32 @@ class _Reader:
                 counts = np.diff(before, prepend=0)
             else:
                 counts = None
-            start, k = 0, 0
             total = len(ends)
-            while total - k >= rows or (eof and total > k):
+            lengths = np.diff(ends, prepend=-1)  # of each complete line, with its newline
+            # The line not complete yet: memory stays bounded, so it may not grow
+            # past the limit; a NUL byte in it stops the reading at once (/dev/zero).
+            tail = int(ends[-1]) + 1 if total else 0
+            bad_tail = not eof and (len(data) - tail > limit or data.find(b"\0", tail) != -1)
+            start, k = 0, 0
+            while total - k >= rows or ((eof or bad_tail) and total > k):
                 n = min(rows, total - k)
                 end = int(ends[k + n - 1]) + 1
                 self.bytes_read += end - start
-                yield self._chunk(data[start:end], n,
-                                  None if counts is None else counts[k:k + n])
+                raw = data[start:end]
+                odd = b"\0" in raw or int(lengths[k:k + n].max()) > limit + 1
+                yield self._chunk(raw, n, None if counts is None else counts[k:k + n], odd)
                 start, k = end, k + n
+            if bad_tail:  # the complete lines before it had no error
+                _bad_line(self.data.shown, self.line, data[tail:], limit)
             pending = data[start:]
         if self.row == 0:
-            raise InputError(f"{self.data.name}:2:1: the data file has a header but no rows",
+            raise InputError(f"{self.data.shown}:2:1: the data file has a header but no rows",
                              hint="add one row per example under the header line")
 
-    def _chunk(self, raw: bytes, n: int, counts) -> Chunk:
+    def _chunk(self, raw: bytes, n: int, counts, odd: bool = False) -> Chunk:
         line, first = self.line, self.row
         columns = None
-        if self.blank_at is None and b'"' not in raw and len(self.delim.encode()) == 1 \
+        if not odd and self.blank_at is None and b'"' not in raw and len(self.delim.encode()) == 1 \
                 and (counts is None or bool(np.all(counts == self.ncols - 1))):
             columns = self._fast(raw, n)
         if columns is None:
@@ -274,7 +313,8 @@ class _Reader:
 
     def _slow(self, raw: bytes):
         """Cell by cell: the values, or an InputError at the first bad cell."""
-        name = self.data.name
+        name = self.data.shown
+        limit = MAX_LINE_BYTES
         cols: list[list[float]] = [[] for _ in self.names]
         lines = raw.split(b"\n")
         if lines and lines[-1] == b"":
@@ -283,6 +323,8 @@ class _Reader:
         for raw_line in lines:
             number = self.line
             self.line += 1
+            if len(raw_line) > limit or b"\0" in raw_line:
+                _bad_line(name, number, raw_line, limit)
             text = self.data._decode(raw_line, number).rstrip("\r")
             if not text.strip():
                 if self.blank_at is None:
@@ -298,7 +340,7 @@ class _Reader:
                 raise InputError(
                     f"{name}:{number}:{col}: this row has {len(fields)} cell"
                     f"{'s' if len(fields) != 1 else ''}, the header has {self.ncols}",
-                    hint=f"the header is: {self.data.header_line[:200]}")
+                    hint=f"the header is: {escape_controls(clip(self.data.header_line, 200))}")
             for out, k in zip(cols, self.index):
                 col, cell = fields[k]
                 out.append(self._number(cell, number, col, self.data.columns[k]))
@@ -307,12 +349,13 @@ class _Reader:
         return arrays, n
 
     def _number(self, cell: str, line: int, col: int, column: str) -> float:
-        name = self.data.name
+        name = self.data.shown
+        column = escape_controls(column)
         if _NUMBER.fullmatch(cell):
             v = float(cell)
             if v in (float("inf"), float("-inf")):
-                raise InputError(f"{name}:{line}:{col}: {cell.strip()!r} in column {column} is too "
-                                 "large for a double-precision float")
+                raise InputError(f"{name}:{line}:{col}: {clip(cell.strip())!r} in column {column} "
+                                 "is too large for a double-precision float")
             return v
         if not cell.strip():
             raise InputError(f"{name}:{line}:{col}: the cell of column {column} is empty",
@@ -320,9 +363,33 @@ class _Reader:
         if _NON_FINITE.fullmatch(cell):
             raise InputError(f"{name}:{line}:{col}: {cell.strip()!r} in column {column} is not a "
                              "finite number")
-        shown = cell.strip()
-        shown = shown if len(shown) <= 40 else shown[:40] + "…"
+        shown = clip(cell.strip())
         raise InputError(f"{name}:{line}:{col}: {shown!r} in column {column} is not a number")
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n & ((1 << 20) - 1) else f"{n:,} bytes"
+
+
+def _nul_byte(name: str, number: int, raw: bytes):
+    """A NUL byte in line ``number`` (``raw``, its bytes): not a text file."""
+    col = len(raw[:raw.find(b"\0")].decode("utf-8", "replace")) + 1
+    raise InputError(f"{name}:{number}:{col}: a NUL byte (0x00): a data file is UTF-8 text",
+                     hint="is it UTF-16 (save it as UTF-8), or not a data file at all?")
+
+
+def _too_long(name: str, number: int, limit: int | None = None):
+    limit = MAX_LINE_BYTES if limit is None else limit
+    raise InputError(f"{name}:{number}:1: line {number:,} is longer than {_size(limit)}, the limit "
+                     "for one line of a data file",
+                     hint="is it a CSV or TSV text file? Each row must end with a line break")
+
+
+def _bad_line(name: str, number: int, raw: bytes, limit: int):
+    """``raw`` (line ``number``) holds a NUL byte or is longer than ``limit``: raise."""
+    if b"\0" in raw:
+        _nul_byte(name, number, raw)
+    _too_long(name, number, limit)
 
 
 def _split(line: str, delim: str, name: str, number: int) -> list[tuple[int, str]]:
