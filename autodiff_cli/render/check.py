@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from . import format_number
+from . import format_number, message, safe, sym
 
 #: Rows of the check table shown by default; failing rows come first.
 TABLE_ROWS = 40
@@ -90,8 +90,8 @@ def plain(doc: dict, **_options) -> None:
 
 
 def _plain_field(v) -> str:
-    if isinstance(v, str):
-        return v.replace("\t", " ")
+    if isinstance(v, str):  # a tab or a newline in a case name would forge fields or rows
+        return safe(v)
     if isinstance(v, int) and not isinstance(v, bool):
         return str(v)
     return format_number(v, None)
@@ -100,36 +100,28 @@ def _plain_field(v) -> str:
 # ---------------------------------------------------------------- table
 
 def _point_text(at: dict, limit: int = 36) -> str:
-    text = ", ".join(f"{k}={format_number(v, 4)}" for k, v in at.items())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    from .table import LIST, clip
+
+    return clip(", ".join(f"{safe(k)}={format_number(v, 4)}" for k, v in at.items()), limit, LIST)
 
 
 def table(doc: dict, **_options) -> None:
     from rich.text import Text
 
-    from .table import console, short
+    from .table import console, heading, note, value_line
 
     out = console()
     if "expression" in doc:
-        heading = Text()
-        heading.append("f = ", style="bold")
-        heading.append(short(doc["expression"]))
-        out.print(heading)
+        heading(out, doc["expression"])
         if len(doc["cases"]) == 1:
             p = doc["cases"][0]
-            at = ", ".join(f"{k} = {format_number(v)}" for k, v in p["at"].items())
-            line = Text()
-            line.append("value ", style="bold")
-            line.append(format_number(p["value"], 10), style="bold green")
-            if at:
-                line.append(f"   at {at}" if len(at) < 400 else f"   at {len(p['at']):,} inputs")
-            out.print(line)
+            value_line(out, p["value"], p["at"])
             if "data" in doc:  # --data: the value is the loss summed over the rows
                 from .data import reduce_text
 
                 out.print(Text(reduce_text(doc)))
     if "suite" in doc:
-        out.print(_suite_table(doc))
+        _suite_table(doc).print(out)
     all_rows = ordered(doc)
     title = "Check"
     if "suite" in doc:  # the suite table has the passing cases; show the failing rows
@@ -144,66 +136,71 @@ def table(doc: dict, **_options) -> None:
                      "--format json has them all)")
             all_rows = _worst_per_input(all_rows)
     if all_rows:
-        out.print(_check_table(doc, all_rows, out.width, title))
+        _check_table(doc, all_rows, out.width, title).print(out)
     elif not doc["summary"]["gradients"] and doc["cases"]:
-        out.print(Text("The formula has no input variables: there is no gradient to check.",
-                       style="dim"))
+        note(out, "The formula has no input variables: there is no gradient to check.")
     shown = all_rows[:TABLE_ROWS]
     noted = [r for r in shown if r["note"] and (r["status"] != "ok" or len(shown) <= 8)]
     for row in noted[:_NOTES]:
-        out.print(Text(f"{_where(doc, row)}: {row['note']}", style="dim"))
+        out.print(Text(f"{_where(doc, row)}: {message(row['note'])}", style="dim"))
     if len(noted) > _NOTES:
-        out.print(Text(f"{len(noted) - _NOTES} more notes: use --format json", style="dim"))
+        note(out, f"{len(noted) - _NOTES} more notes: use --format json")
     if len(all_rows) > TABLE_ROWS:
-        out.print(Text(f"{len(all_rows) - TABLE_ROWS:,} more rows not shown: use --format json",
-                       style="dim"))
+        note(out, f"{len(all_rows) - TABLE_ROWS:,} more rows not shown: use --format json")
     for p in doc["cases"]:
         if "nodes" in p:
             _nodes(out, doc, p)
             break
     for kink in _kinks(doc):
         out.print(Text(kink, style="yellow"))
-    out.print(Text(_rule_text(doc), style="dim"))
+    note(out, _rule_text(doc))
     out.print(_verdict(doc))
 
 
 def _where(doc, row) -> str:
-    where = f"{row['input']} at point {row['point']}" if len(doc["cases"]) > 1 else row["input"]
-    return f"{row['case']}: {where}" if "suite" in doc else where
+    where = f"{safe(row['input'])} at point {row['point']}" if len(doc["cases"]) > 1 \
+        else safe(row["input"])
+    return f"{safe(row['case'])}: {where}" if "suite" in doc else where
 
 
-def _check_cells(doc: dict, shown: list[dict], digits: int, drop: set):
-    from rich.text import Text
+def _mark(status: str) -> tuple[str, str]:
+    label, style = _MARKS[status]
+    return sym(label), style
+
+
+def _check_grid(doc: dict, shown: list[dict], digits: int, title: str):
+    from .table import KEY, LIST, NUM, TEXT, Grid
 
     expected = any("expected" in r for r in shown)
     several = len(doc["cases"]) > 1
     headers = (["case"] if "suite" in doc else []) + (["#", "point"] if several else []) \
         + ["input", "reverse mode", "numeric"] + (["expected"] if expected else []) \
         + ["abs err", "rel err", "tolerance", "status"]
-    headers = [h for h in headers if h not in drop]
-    rows_out = []
+    kinds = {"case": TEXT, "#": NUM, "point": LIST, "input": TEXT, "status": KEY}
+    styles = {"reverse mode": "bold", "#": "dim"}
+    drops = {"rel err": 1, "tolerance": 2, "point": 3}
+    grid = Grid(sym(title), compact=True)
+    for h in headers:
+        grid.column(h, kinds.get(h, NUM), style=styles.get(h), drop=drops.get(h))
     previous = None
     for row in shown:
-        label, style = _MARKS[row["status"]]
         same = previous is not None and (row["case"], row["point"]) == previous
         previous = (row["case"], row["point"])
         cell = {
-            "case": Text("" if same else row["case"]),
+            "case": "" if same else safe(row["case"]),
             "#": "" if same else str(row["point"]),
-            "point": Text("" if same else _point_text(row["at"], 200)),
-            "input": Text(row["input"]),
+            "point": "" if same else _point_text(row["at"], 200),
+            "input": safe(row["input"]),
             "reverse mode": format_number(row["gradient"], digits),
             "numeric": format_number(row["numeric"], digits),
             "expected": format_number(row.get("expected"), digits) if "expected" in row else "",
             "abs err": format_number(row["abs_error"], 2),
             "rel err": format_number(row["rel_error"], 2),
             "tolerance": format_number(row["tolerance"], 2),
-            "status": Text(label, style=style),
+            "status": _mark(row["status"]),
         }
-        rows_out.append([cell[h] for h in headers])
-    widths = [max([len(h)] + [len(c if isinstance(c, str) else c.plain) for c in
-                               (r[k] for r in rows_out)]) for k, h in enumerate(headers)]
-    return headers, rows_out, widths
+        grid.row(*[cell[h] for h in headers])
+    return grid
 
 
 def _worst_per_input(all_rows: list[dict]) -> list[dict]:
@@ -215,101 +212,58 @@ def _worst_per_input(all_rows: list[dict]) -> list[dict]:
 
 
 def _check_table(doc: dict, all_rows: list[dict], width: int = 80, title: str = "Check"):
-    """The table of (point, input) rows, fitted to ``width``: fewer digits first,
-    then without the rel err column; a long point is cut (the JSON has it all)."""
-    from rich.measure import Measurement
-
-    from .table import console
-
+    """The table of (point, input) rows, fitted to ``width``: with 9 significant digits
+    while it fits with its headers wrapped at most, else 7; numbers are never cut
+    (a long point is clipped between its bindings; the JSON has it all)."""
     shown = all_rows[:TABLE_ROWS]
-    probe = console()
-    for digits, drop in ((_DIGITS, set()), (7, set()), (7, {"rel err"})):
-        headers, cells, widths = _check_cells(doc, shown, digits, drop)
-        if "point" in headers:
-            k = headers.index("point")
-            natural = widths[k]
-            widths[k] = 8
-            table = _build(headers, cells, widths)
-            need = Measurement.get(probe, probe.options.update(width=10_000), table).maximum
-            widths[k] = max(8, min(natural, width - need + 8))
-            if need <= width:
-                break
-        else:
-            table = _build(headers, cells, widths)
-            if Measurement.get(probe, probe.options.update(width=10_000), table).maximum <= width:
-                break
-    return _build(headers, cells, widths, title)
-
-
-def _build(headers, cells, widths, title="Check"):
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAVY, title=title, title_justify="left", title_style="bold",
-                  show_edge=False, padding=(0, 1, 0, 0))
-    for header, w in zip(headers, widths):
-        # Numbers never shrink (a cut number is a wrong number); a long point is cut.
-        point = header == "point"
-        table.add_column(header, justify="left" if header in ("case", "point", "input", "status")
-                         else "right",
-                         style="bold" if header == "reverse mode" else
-                         ("dim" if header == "#" else None),
-                         width=w if point else None, min_width=None if point else w,
-                         no_wrap=True, overflow="ellipsis" if point else "fold")
-    for row in cells:
-        table.add_row(*row)
-    return table
+    grid = _check_grid(doc, shown, _DIGITS, title)
+    if grid.fits(width, tightest=1):
+        return grid
+    return _check_grid(doc, shown, 7, title)
 
 
 def _suite_table(doc: dict):
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+    from .table import KEY, NUM, TEXT, Grid
 
-    table = Table(box=box.SIMPLE_HEAVY, title=f"Spec {doc['spec']}", title_justify="left",
-                  show_edge=False, padding=(0, 1, 0, 0),
-                  title_style="bold")
+    grid = Grid(f"Spec {safe(doc['spec'])}", compact=True)
     for col in ("case", "method", "rtol", "atol", "points", "skipped", "gradients ok", "result"):
-        table.add_column(col, justify="right" if col in ("rtol", "atol", "points", "skipped")
-                         else "left")
+        grid.column(col, NUM if col in ("rtol", "atol", "points", "skipped") else
+                    TEXT if col == "case" else KEY, justify="left" if col == "gradients ok" else None)
     for entry in doc["suite"]:
         if "error" in entry:
             # the message, with its caret block, is on stderr
-            result = Text(f"✗ error (exit {entry['exit_code']})", style="bold red")
+            result = (sym(f"✗ error (exit {entry['exit_code']})"), "bold red")
             ok = ""
         else:
             s = entry["summary"]
             ok = f"{s['ok']}/{s['gradients']}"
-            result = Text("✓ pass", style="green") if entry["ok"] else \
-                Text("✗ FAIL", style="bold red")
-        table.add_row(Text(entry["name"]), entry["method"] or "—", format_number(entry["rtol"]),
-                      format_number(entry["atol"]), str(entry["points"]),
-                      str(entry["skipped"]), ok, result)
-    return table
+            result = (sym("✓ pass"), "green") if entry["ok"] else (sym("✗ FAIL"), "bold red")
+        grid.row(safe(entry["name"]), safe(entry["method"]) if entry["method"] else sym("—"),
+                 format_number(entry["rtol"]), format_number(entry["atol"]), str(entry["points"]),
+                 str(entry["skipped"]), ok, result)
+    return grid
 
 
 def _nodes(out, doc: dict, p: dict) -> None:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
+
+    from .table import KEY, NUM, TEXT, Grid, note
 
     nodes = sorted(p["nodes"], key=lambda n: _ORDER.index(n["status"])) if not p["ok"] \
         else p["nodes"]
-    table = Table(box=box.SIMPLE_HEAVY, title="Nodes", title_justify="left",
-                  show_edge=False, padding=(0, 1, 0, 0), title_style="bold")
+    grid = Grid(sym("Nodes"), compact=True)
     for col in ("id", "op", "label", "grad ∂f/∂node", "numeric", "abs err", "status"):
-        table.add_column(col, justify="right" if col in ("grad ∂f/∂node", "numeric", "abs err")
-                         else "left")
+        grid.column(sym(col), NUM if col in ("grad ∂f/∂node", "numeric", "abs err") else
+                    TEXT if col == "label" else KEY)
     for n in nodes[:TABLE_ROWS]:
-        label, style = _MARKS[n["status"]]
-        table.add_row(n["id"], n["op"], Text(n["label"]), format_number(n["grad"], 10),
-                      format_number(n["numeric"], 10), format_number(n["abs_error"], 2),
-                      Text(label, style=style))
-    out.print(table)
+        grid.row(n["id"], n["op"], safe(n["label"]), format_number(n["grad"], 10),
+                 format_number(n["numeric"], 10), format_number(n["abs_error"], 2),
+                 _mark(n["status"]))
+    grid.print(out)
     if len(nodes) > TABLE_ROWS:
-        out.print(Text(f"{len(nodes) - TABLE_ROWS:,} more nodes not shown", style="dim"))
+        note(out, f"{len(nodes) - TABLE_ROWS:,} more nodes not shown")
     if p.get("culprit"):
-        out.print(Text(p["culprit"]["message"], style="bold red"))
+        out.print(Text(message(p["culprit"]["message"]), style="bold red"))
 
 
 def _kinks(doc: dict) -> list[str]:
@@ -319,7 +273,7 @@ def _kinks(doc: dict) -> list[str]:
             key = (k["node"], k["op"])
             if key not in seen:
                 seen.add(key)
-                out.append(f"{k['node']} ({k['op']}) is at its kink: {k['convention']}; "
+                out.append(f"{k['node']} ({k['op']}) is at its kink: {message(k['convention'])}; "
                            "the inputs it affects are not differentiable there"
                            + ("" if doc.get("allow_kinks") else " (--allow-kinks accepts this)"))
     return out
@@ -357,7 +311,7 @@ def _verdict(doc: dict):
     if w:
         from ..spec import failure_text
 
-        text.append("\nworst: " + failure_text(w), style="red")
+        text.append("\nworst: " + message(failure_text(w)), style="red")
     if "suite" in doc:
         errors = [e for e in doc["suite"] if "error" in e]
         if errors:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import sys
 
-from . import format_number
+from . import format_number, message, safe, sym
 
 #: Rows of the examples table shown (the first and the last ones).
 EXAMPLE_ROWS = 60
 
 
 def _line(*fields) -> str:
-    return "\t".join(f if isinstance(f, str) else format_number(f, None) for f in fields)
+    return "\t".join(safe(f) if isinstance(f, str) else format_number(f, None) for f in fields)
 
 
 def plain(doc: dict, **_options) -> None:
@@ -33,35 +33,28 @@ def plain(doc: dict, **_options) -> None:
 
 def sigma(doc: dict) -> str:
     """The symbol of the reduction: Σ for the sum, 'mean' for the mean."""
-    return "Σ" if doc["data"]["reduce"] == "sum" else "mean"
+    return sym("Σ") if doc["data"]["reduce"] == "sum" else "mean"
 
 
 def reduce_text(doc: dict) -> str:
+    """'L = the sum of f over the 12 rows of FILE' (made safe for the output)."""
     data = doc["data"]
     what = "sum" if data["reduce"] == "sum" else "mean"
     rows = f"{data['rows']:,} row{'s' if data['rows'] != 1 else ''}"
-    return f"L = the {what} of f over the {rows} of {data['file']}"
+    return f"L = the {what} of f over the {rows} of {safe(data['file'])}"
 
 
 def heading(out, doc: dict, formula: str) -> None:
     from rich.text import Text
 
-    from .table import short
+    from .table import heading as formula_line
+    from .table import value_line
 
-    line = Text()
-    line.append("f = ", style="bold")
-    line.append(short(formula))
-    out.print(line)
+    formula_line(out, formula)
+    columns = doc["data"]["columns"]
     out.print(Text(reduce_text(doc)
-                   + (f" (columns {', '.join(doc['data']['columns'])})" if doc["data"]["columns"] else
-                      "")))
-    value = Text()
-    value.append("value ", style="bold")
-    value.append(format_number(doc["value"], 10), style="bold green")
-    at = ", ".join(f"{k} = {format_number(v)}" for k, v in doc["at"].items())
-    if at:
-        value.append(f"   at {at}" if len(at) < 400 else f"   at {len(doc['at']):,} parameters")
-    out.print(value)
+                   + (f" (columns {', '.join(safe(c) for c in columns)})" if columns else "")))
+    value_line(out, doc["value"], doc["at"], "parameters")
 
 
 def _shown(doc: dict, n: dict) -> dict:
@@ -81,83 +74,72 @@ def sum_text(n: int, reduce: str) -> str:
             text = f"({text})/{n}" if n > 1 else text
         return text
 
-    return f"L = {terms(lambda k: f'L{k}')}, and ∂L/∂θ = {terms(lambda k: f'∂L{k}/∂θ')}"
+    return sym(f"L = {terms(lambda k: f'L{k}')}, and ∂L/∂θ = {terms(lambda k: f'∂L{k}/∂θ')}")
 
 
 def examples_table(doc: dict, limit=EXAMPLE_ROWS):
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    from .table import limit_rows
+    from .table import NUM, Grid, ellipsis, limit_rows
 
     examples = doc["examples"]
     names = list(doc["gradient"])
     columns = doc["data"]["columns"]
-    title = f"Examples: {sum_text(len(examples), doc['data']['reduce'])}"
-    table = Table(box=box.SIMPLE_HEAVY, title=title, title_justify="left", title_style="bold")
-    table.add_column("row", justify="right", style="dim")
-    table.add_column("line", justify="right", style="dim")
+    grid = Grid(f"Examples: {sum_text(len(examples), doc['data']['reduce'])}")
+    grid.column("row", NUM, style="dim")
+    grid.column("line", NUM, style="dim", drop=1)
     for c in columns:
-        table.add_column(Text(c), justify="right")
-    table.add_column("Li", justify="right")
+        grid.column(safe(c), NUM, drop=2)
+    grid.column("Li", NUM)
     for name in names:
-        table.add_column(Text(f"∂Li/∂{name}"), justify="right", style="bold")
+        grid.column(sym("∂Li/∂") + safe(name), NUM, style="bold")
     head, tail, hidden = limit_rows(iter(examples), limit)
 
     def add(ex):
-        table.add_row(str(ex["row"]), str(ex["line"]),
-                      *[format_number(ex["data"][c]) for c in columns],
-                      format_number(ex["value"]),
-                      *[format_number(ex["gradient"][name]) for name in names])
+        grid.row(str(ex["row"]), str(ex["line"]),
+                 *[format_number(ex["data"][c]) for c in columns],
+                 format_number(ex["value"]),
+                 *[format_number(ex["gradient"][name]) for name in names])
 
     for ex in head:
         add(ex)
     if hidden:
-        table.add_row("…", "", *[""] * len(columns), Text(f"{hidden:,} more rows"),
-                      *[""] * len(names))
+        grid.marker(ellipsis(), "", *[""] * len(columns), f"{hidden:,} more rows")
     for ex in tail:
         add(ex)
-    table.add_section()
-    table.add_row(sigma(doc), "", *[""] * len(columns), format_number(doc["value"]),
-                  *[format_number(doc["gradient"][name]) for name in names], style="bold")
-    return table
+    grid.section()
+    grid.row(sigma(doc), "", *[""] * len(columns), format_number(doc["value"]),
+             *[format_number(doc["gradient"][name]) for name in names], style="bold")
+    return grid
 
 
 def table(doc: dict, nodes_limit=None, **_options) -> None:
-    from rich.text import Text
-
     from .grad import gradient_table
-    from .table import console, node_table
+    from .table import console, node_table, note
 
     out = console()
     heading(out, doc, doc["expression"])
     if "nodes" in doc:
         nodes, hidden = node_table((_shown(doc, n) for n in doc["nodes"].items), nodes_limit,
-                                   doc["output"])
-        nodes.columns[-1].header = "grad ∂L/∂node"
-        out.print(nodes)
+                                   doc["output"], "grad ∂L/∂node")
+        nodes.print(out)
         what = "summed" if doc["data"]["reduce"] == "sum" else "averaged"
-        out.print(Text(f"{sigma(doc)}: a value that differs row by row, {what} over the rows; "
-                       "grad: summed over the rows", style="dim"))
+        note(out, f"{sigma(doc)}: a value that differs row by row, {what} over the rows; "
+                  "grad: summed over the rows")
         if hidden:
-            out.print(Text(f"{hidden:,} of the nodes are not shown: use --nodes all, "
-                           "or --format json", style="dim"))
+            note(out, f"{hidden:,} of the nodes are not shown: use --nodes all, or --format json")
     if "examples" in doc:
-        out.print(examples_table(doc))
+        examples_table(doc).print(out)
     if doc["gradient"]:
-        out.print(gradient_table(doc, "parameter", "L"))
+        gradient_table(doc, "parameter", "L").print(out)
     else:
-        out.print(Text("The formula has no parameters (every variable is a column): there is no "
-                       "gradient.", style="dim"))
+        note(out, "The formula has no parameters (every variable is a column): there is no "
+                  "gradient.")
     check = doc["check"]
     if "skipped" in check:
-        out.print(Text(f"finite-difference check skipped: {check['skipped']}", style="dim"))
+        note(out, f"finite-difference check skipped: {message(check['skipped'])}")
     elif doc["gradient"]:
-        out.print(Text(
-            f"central differences of L, h = {format_number(check['step'], 3)}·max(1, |θ|); "
-            f"they agree when |ad − fd| ≤ {format_number(check['atol'])} + "
-            f"{format_number(check['rtol'])}·|fd|", style="dim"))
+        note(out, f"central differences of L, h = {format_number(check['step'], 3)}·max(1, |θ|); "
+                  f"they agree when |ad − fd| ≤ {format_number(check['atol'])} + "
+                  f"{format_number(check['rtol'])}·|fd|")
     for kink in doc["kinks"]:
-        out.print(Text(f"{kink['node']} ({kink['op']}) is at its kink in {kink['rows']:,} rows: "
-                       f"{kink['convention']}", style="yellow"))
+        note(out, f"{kink['node']} ({kink['op']}) is at its kink in {kink['rows']:,} rows: "
+                  f"{message(kink['convention'])}", style="yellow")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from . import format_number
+from . import format_number, message, safe, sym
 
 
 def _line(*fields) -> str:
-    return "\t".join(f if isinstance(f, str) else format_number(f, None) for f in fields)
+    """A plain line: text fields made safe (a tab or newline in a name would forge
+    fields or lines), numbers at full precision."""
+    return "\t".join(safe(f) if isinstance(f, str) else format_number(f, None) for f in fields)
 
 
 def plain(doc: dict, **_options) -> None:
@@ -17,82 +19,69 @@ def plain(doc: dict, **_options) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _mark(status: str):
-    from rich.text import Text
+_MARKS = {
+    "ok": ("✓ agree", "green"),
+    "mismatch": ("✗ DISAGREE", "bold red"),
+    "kink": ("~ kink", "yellow"),
+    "unavailable": ("? n/a", "yellow"),
+    "inconclusive": ("? inconclusive", "yellow"),
+}
 
-    return {
-        "ok": Text("✓ agree", style="green"),
-        "mismatch": Text("✗ DISAGREE", style="bold red"),
-        "kink": Text("~ kink", style="yellow"),
-        "unavailable": Text("? n/a", style="yellow"),
-        "inconclusive": Text("? inconclusive", style="yellow"),
-    }.get(status) or Text(status, style="yellow")
+
+def mark(status: str) -> tuple[str, str]:
+    """(text, style) of a comparison's status."""
+    text, style = _MARKS.get(status) or (safe(status), "yellow")
+    return sym(text), style
 
 
 def gradient_table(doc: dict, what: str = "input", of: str = "f"):
     """Each input's gradient beside its finite difference (``what``: "parameter" with --data)."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+    from .table import KEY, NUM, TEXT, Grid
 
     check = doc["check"]
-    table = Table(box=box.SIMPLE_HEAVY, title="Gradient", title_justify="left",
-                  title_style="bold")
-    table.add_column(what)
-    table.add_column("value", justify="right")
-    table.add_column(f"∂{of}/∂{what} (reverse mode)", justify="right", style="bold")
+    grid = Grid(sym("Gradient"))
+    grid.column(what, TEXT)
+    grid.column("value", NUM, drop=2)
+    grid.column(sym(f"∂{of}/∂{what} (reverse mode)"), NUM, style="bold")
     estimates = "gradient" in check
     if estimates:
-        table.add_column("central diff.", justify="right")
-        table.add_column("abs err", justify="right")
-        table.add_column("rel err", justify="right")
-        table.add_column("")
+        grid.column("central diff.", NUM)
+        grid.column("abs err", NUM)
+        grid.column("rel err", NUM, drop=1)
+        grid.column("", KEY)
     for name, g in doc["gradient"].items():
-        row = [Text(name), format_number(doc["at"][name]), format_number(g, 10)]
+        row = [safe(name), format_number(doc["at"][name]), format_number(g, 10)]
         if estimates:
             row += [format_number(check["gradient"][name], 10),
                     format_number(check["abs_error"][name], 2),
                     format_number(check["rel_error"][name], 2),
-                    _mark(check["status"][name])]
-        table.add_row(*row)
-    return table
+                    mark(check["status"][name])]
+        grid.row(*row)
+    return grid
 
 
 def table(doc: dict, nodes_limit=None, **_options) -> None:
-    from rich.text import Text
-
-    from .table import console, node_table, short
+    from .table import console, heading, node_table, note, value_line
 
     out = console()
-    heading = Text()
-    heading.append("f = ", style="bold")
-    heading.append(short(doc["expression"]))
-    out.print(heading)
-    at = ", ".join(f"{k} = {format_number(v)}" for k, v in doc["at"].items())
-    value = Text()
-    value.append("value ", style="bold")
-    value.append(format_number(doc["value"], 10), style="bold green")
-    if at:
-        value.append(f"   at {at}" if len(at) < 400 else f"   at {len(doc['at']):,} inputs")
-    out.print(value)
+    heading(out, doc["expression"])
+    value_line(out, doc["value"], doc["at"])
     if "nodes" in doc:
         nodes, hidden = node_table(doc["nodes"].items, nodes_limit, doc["output"])
-        out.print(nodes)
+        nodes.print(out)
         if hidden:
-            out.print(Text(f"{hidden:,} of the nodes are not shown: use --nodes all, "
-                           "or --format json", style="dim"))
+            note(out, f"{hidden:,} of the nodes are not shown: use --nodes all, or --format json")
     if doc["gradient"]:
-        out.print(gradient_table(doc))
+        gradient_table(doc).print(out)
     else:
-        out.print(Text("The formula has no input variables: there is no gradient.", style="dim"))
+        note(out, "The formula has no input variables: there is no gradient.")
     check = doc["check"]
     if "skipped" in check:
-        out.print(Text(f"finite-difference check skipped: {check['skipped']}", style="dim"))
+        note(out, f"finite-difference check skipped: {message(check['skipped'])}")
     elif doc["gradient"]:
-        out.print(Text(
-            f"central differences, step h = {format_number(check['step'], 3)}·max(1, |x|); "
-            f"they agree when |ad − fd| ≤ {format_number(check['atol'])} + "
-            f"{format_number(check['rtol'])}·|fd|", style="dim"))
+        note(out, f"central differences, step h = {format_number(check['step'], 3)}·max(1, |x|); "
+                  f"they agree when |ad − fd| ≤ {format_number(check['atol'])} + "
+                  f"{format_number(check['rtol'])}·|fd|")
     for kink in doc["kinks"]:
-        out.print(Text(f"{kink['node']} ({kink['op']}) is at its kink: {kink['convention']}",
-                       style="yellow"))
+        note(out, f"{kink['node']} ({kink['op']}) is at its kink: {message(kink['convention'])}",
+             style="yellow")

@@ -13,11 +13,13 @@ from __future__ import annotations
 import sys
 from itertools import groupby
 
-from . import format_number
+from . import format_number, safe, sym
 
 
 def _line(*fields) -> str:
-    return "\t".join(f if isinstance(f, str) else format_number(f, None) for f in fields)
+    """A plain record: text fields made safe (no tab or newline can forge a field or
+    a record), numbers at full precision."""
+    return "\t".join(safe(f) if isinstance(f, str) else format_number(f, None) for f in fields)
 
 
 def plain(doc: dict, **_options) -> None:
@@ -46,53 +48,46 @@ def sum_text(entry: dict) -> str:
 
 
 def _forward_table(rows, limit):
-    from rich.table import Table
-    from rich.text import Text
+    from .table import KEY, NUM, TEXT, Grid, ellipsis, limit_rows
 
-    from .table import limit_rows
-
-    table = Table(box=None, show_header=False, pad_edge=True)
-    table.add_column("node", style="dim")
-    table.add_column("label", style="bold")
-    table.add_column("=")
-    table.add_column("formula", style="cyan")
-    table.add_column("=")
-    table.add_column("value", justify="right", style="green")
-    table.add_column("")
+    grid = Grid(show_header=False, boxed=False)
+    grid.column("node", KEY, style="dim")
+    grid.column("label", TEXT, style="bold")
+    grid.column("=", KEY)
+    grid.column("formula", TEXT, style="cyan")
+    grid.column("=", KEY)
+    grid.column("value", NUM, style="green")
+    grid.column("", KEY)
     head, tail, hidden = limit_rows(iter(rows), limit)
 
     def add(f):
         if f["op"] == "const":
-            table.add_row(f["node"], "", "=", Text(f["text"]), "", "", Text("constant", style="dim"))
+            grid.row(f["node"], "", "=", safe(f["text"]), "", "", ("constant", "dim"))
             return
         role = "input" if f["op"] == "var" else ""
-        text = "" if role else Text(f["text"])
-        table.add_row(f["node"], Text(f["label"]), "=", text, "=" if text else "",
-                      format_number(f["value"]), Text(role, style="dim"))
+        text = "" if role else safe(f["text"])
+        grid.row(f["node"], safe(f["label"]), "=", text, "=" if text else "",
+                 format_number(f["value"]), (role, "dim"))
 
     for f in head:
         add(f)
     if hidden:
-        table.add_row("…", "", "", Text(f"{hidden:,} more nodes"), "", "", "")
+        grid.marker(ellipsis(), "", "", f"{hidden:,} more nodes")
     for f in tail:
         add(f)
-    return table
+    return grid
 
 
 def _backward_table(doc, sums, labels, limit):
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+    from .table import KEY, NUM, TEXT, Grid, ellipsis, limit_rows
 
-    from .table import limit_rows
-
-    table = Table(box=box.SIMPLE_HEAVY)
-    table.add_column("node", style="dim")
-    table.add_column("op", style="cyan")
-    table.add_column("upstream ∂f/∂node", justify="right", style="bold")
-    table.add_column("to")
-    table.add_column("local ∂node/∂to", justify="right", style="magenta")
-    table.add_column("contribution", justify="right", style="bold")
+    grid = Grid()
+    grid.column("node", KEY, style="dim")
+    grid.column("op", KEY, style="cyan")
+    grid.column(sym("upstream ∂f/∂node"), NUM, style="bold")
+    grid.column("to", TEXT)
+    grid.column(sym("local ∂node/∂to"), NUM, style="magenta")
+    grid.column("contribution", NUM, style="bold")
     groups = ((node, list(steps)) for node, steps in groupby(doc["steps"].items,
                                                              key=lambda s: s["node"]))
     head, tail, hidden = limit_rows(groups, limit)
@@ -102,51 +97,42 @@ def _backward_table(doc, sums, labels, limit):
 
     def upstream(node, value):
         if node == output:
-            return Text(f"{format_number(value)} (the output)")
+            return f"{format_number(value)} (the output)"
         entry = sums.get(node)
         if not entry or len(entry["contributions"]) < 2:
-            return Text(format_number(value))
+            return format_number(value)
         # A sum written as on paper: one contribution per line, then the total.
         lines = [("+ " if k else "") + f"{format_number(c['value'])} from {c['from']}"
                  for k, c in enumerate(_in_order(entry))]
         lines.append(f"= {format_number(entry['grad'])}")
-        return Text("\n".join(lines))
+        return "\n".join(lines)
 
     def add(group):
         node, steps = group
         for k, s in enumerate(steps):
-            to = s["to"] + (f" {labels[s['to']]}" if labels.get(s["to"]) else "")
+            to = s["to"] + (f" {safe(labels[s['to']])}" if labels.get(s["to"]) else "")
             first = k == 0
-            table.add_row(node if first else "", s["op"] if first else "",
-                          upstream(node, s["upstream"]) if first else "", Text(to),
-                          format_number(s["local"]), format_number(s["contribution"]))
+            grid.row(node if first else "", s["op"] if first else "",
+                     upstream(node, s["upstream"]) if first else "", to,
+                     format_number(s["local"]), format_number(s["contribution"]))
 
     for group in head:
         add(group)
     if hidden:
-        table.add_row("…", "", "", Text(f"{hidden:,} more nodes"), "", "")
+        grid.marker(ellipsis(), "", "", f"{hidden:,} more nodes")
     for group in tail:
         add(group)
-    return table
+    return grid
 
 
 def table(doc: dict, limit=None, **_options) -> None:
     from rich.text import Text
 
-    from .table import console, limit_rows, short
+    from .table import console, heading, limit_rows, note, value_line
 
     out = console()
-    heading = Text()
-    heading.append("f = ", style="bold")
-    heading.append(short(doc["formula"]))
-    out.print(heading)
-    value = Text()
-    value.append("value ", style="bold")
-    value.append(format_number(doc["value"], 10), style="bold green")
-    at = ", ".join(f"{k} = {format_number(v)}" for k, v in doc["at"].items())
-    if at:
-        value.append(f"   at {at}" if len(at) < 400 else f"   at {len(doc['at']):,} inputs")
-    out.print(value)
+    heading(out, doc["formula"])
+    value_line(out, doc["value"], doc["at"])
     out.print()
     # The forward rows are read once: keep the names the other sections need.
     labels: dict[str, str] = {}  # node -> label, for inputs and named values
@@ -160,24 +146,26 @@ def table(doc: dict, limit=None, **_options) -> None:
                 inputs.append((f["node"], f["label"]))
             yield f
 
-    out.print(Text("Forward pass: the value of each node", style="bold"))
-    out.print(_forward_table(forward(), limit))
+    note(out, "Forward pass: the value of each node", style="bold")
+    _forward_table(forward(), limit).print(out)
     out.print()
     sums = {entry["node"]: entry for entry in doc["sums"]}
-    out.print(Text("Backward pass, from the output down: contribution = upstream × local",
-                   style="bold"))
+    note(out, "Backward pass, from the output down: contribution = upstream × local",
+         style="bold")
     backward = _backward_table(doc, sums, labels, limit)
-    out.print(backward if backward is not None else
-              Text("  no steps: the output is an input, its gradient is 1", style="dim"))
+    if backward is not None:
+        backward.print(out)
+    else:
+        note(out, "  no steps: the output is an input, its gradient is 1")
     if not inputs:
-        out.print(Text("The formula has no input variables: there is no gradient.", style="dim"))
+        note(out, "The formula has no input variables: there is no gradient.")
         return
-    out.print(Text("Gradient: the contributions each input receives, summed", style="bold"))
+    note(out, "Gradient: the contributions each input receives, summed", style="bold")
     head, tail, hidden = limit_rows(iter(inputs), limit)
 
     def add(node, name):
         line = Text("  ")
-        line.append(name, style="bold")
+        line.append(safe(name), style="bold")
         line.append(": ")
         line.append(sum_text(sums[node]) if node in sums else
                     f"{format_number(doc['gradient'][name])} (the input is the output)")
@@ -186,6 +174,6 @@ def table(doc: dict, limit=None, **_options) -> None:
     for row in head:
         add(*row)
     if hidden:
-        out.print(Text(f"  … {hidden:,} more inputs", style="dim"))
+        note(out, f"  … {hidden:,} more inputs")
     for row in tail:
         add(*row)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import sys
 
-from . import format_number
+from . import format_number, safe, sym
 from .data import examples_table, heading, sigma
 
 
 def _line(*fields) -> str:
-    return "\t".join(f if isinstance(f, str) else format_number(f, None) for f in fields)
+    return "\t".join(safe(f) if isinstance(f, str) else format_number(f, None) for f in fields)
 
 
 def plain(doc: dict, **_options) -> None:
@@ -43,57 +43,50 @@ def plain(doc: dict, **_options) -> None:
 
 
 def _forward_table(doc, rows, limit):
-    from rich.table import Table
-    from rich.text import Text
+    from .table import KEY, NUM, TEXT, Grid, ellipsis, limit_rows
 
-    from .table import limit_rows
-
-    table = Table(box=None, show_header=False, pad_edge=True)
-    for _ in range(7):
-        table.add_column()
-    table.columns[0].style = "dim"
-    table.columns[1].style = "bold"
-    table.columns[3].style = "cyan"
-    table.columns[5].justify = "right"
-    table.columns[5].style = "green"
+    grid = Grid(show_header=False, boxed=False)
+    grid.column("node", KEY, style="dim")
+    grid.column("label", TEXT, style="bold")
+    grid.column("=", KEY)
+    grid.column("formula", TEXT, style="cyan")
+    grid.column("=", KEY)
+    grid.column("value", NUM, style="green")
+    grid.column("", KEY)
     head, tail, hidden = limit_rows(iter(rows), limit)
     mark = sigma(doc)
 
     def add(f):
         if f["op"] == "const":
-            table.add_row(f["node"], "", "=", Text(f["text"]), "", "", Text("constant", style="dim"))
+            grid.row(f["node"], "", "=", safe(f["text"]), "", "", ("constant", "dim"))
             return
         leaf = f["op"] == "var"
         role = ("column" if f["varies"] else "parameter") if leaf else ""
         value = f"{mark} {format_number(f['value'])}" if f["varies"] else format_number(f["value"])
-        text = "" if leaf else Text(f["text"])
-        table.add_row(f["node"], Text(f["label"]), "=", text, "" if leaf else "=", value,
-                      Text(role, style="dim"))
+        text = "" if leaf else safe(f["text"])
+        grid.row(f["node"], safe(f["label"]), "=", text, "" if leaf else "=", value,
+                 (role, "dim"))
 
     for f in head:
         add(f)
     if hidden:
-        table.add_row("…", "", "", Text(f"{hidden:,} more nodes"), "", "", "")
+        grid.marker(ellipsis(), "", "", f"{hidden:,} more nodes")
     for f in tail:
         add(f)
-    return table
+    return grid
 
 
 def _backward_table(doc, labels, limit):
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+    from .table import KEY, NUM, TEXT, Grid, ellipsis, limit_rows
 
-    from .table import limit_rows
-
-    table = Table(box=box.SIMPLE_HEAVY)
-    table.add_column("node", style="dim")
-    table.add_column("op", style="cyan")
-    table.add_column("upstream ∂L/∂node", justify="right", style="bold")
-    table.add_column("to")
-    table.add_column("local ∂node/∂to", justify="right", style="magenta")
-    table.add_column("contribution", justify="right", style="bold")
-    table.add_column("")
+    grid = Grid()
+    grid.column("node", KEY, style="dim")
+    grid.column("op", KEY, style="cyan")
+    grid.column(sym("upstream ∂L/∂node"), NUM, style="bold")
+    grid.column("to", TEXT)
+    grid.column(sym("local ∂node/∂to"), NUM, style="magenta")
+    grid.column("contribution", NUM, style="bold")
+    grid.column("", TEXT)
     mark = sigma(doc)
     steps = list(doc["steps"].items)
     groups, current = [], None
@@ -106,6 +99,7 @@ def _backward_table(doc, labels, limit):
     if not head:
         return None
     output = doc["output"]
+    summed = sym(f"← {mark} over the rows")
 
     def number(value, per_row):
         return f"{mark} {format_number(value)}" if per_row else format_number(value)
@@ -117,25 +111,25 @@ def _backward_table(doc, labels, limit):
             up = number(s["upstream"], s["per_row"])
             if node == output:
                 up += " (the output)"
-            to = s["to"] + (f" {labels[s['to']]}" if labels.get(s["to"]) else "")
-            note = Text(f"← {mark} over the rows" if s["summation"] else "", style="yellow")
-            table.add_row(node if first else "", s["op"] if first else "", up if first else "",
-                          Text(to), "per row" if s["local"] is None else format_number(s["local"]),
-                          number(s["contribution"], s["per_row"]), note)
+            to = s["to"] + (f" {safe(labels[s['to']])}" if labels.get(s["to"]) else "")
+            grid.row(node if first else "", s["op"] if first else "", up if first else "",
+                     to, "per row" if s["local"] is None else format_number(s["local"]),
+                     number(s["contribution"], s["per_row"]),
+                     (summed if s["summation"] else "", "yellow"))
 
     for group in head:
         add(group)
     if hidden:
-        table.add_row("…", "", "", Text(f"{hidden:,} more nodes"), "", "", "")
+        grid.marker(ellipsis(), "", "", f"{hidden:,} more nodes")
     for group in tail:
         add(group)
-    return table
+    return grid
 
 
 def table(doc: dict, limit=None, **_options) -> None:
     from rich.text import Text
 
-    from .table import console
+    from .table import console, note
 
     out = console()
     heading(out, doc, doc["formula"])
@@ -153,30 +147,32 @@ def table(doc: dict, limit=None, **_options) -> None:
 
     mark = sigma(doc)
     rows = doc["data"]["rows"]
-    out.print(Text(f"Forward pass: the value of each node ({mark}: a value that differs row by row, "
-                   f"over the {rows:,} row{'s' if rows != 1 else ''})", style="bold"))
-    out.print(_forward_table(doc, forward(), limit))
+    note(out, f"Forward pass: the value of each node ({mark}: a value that differs row by row, "
+              f"over the {rows:,} row{'s' if rows != 1 else ''})", style="bold")
+    _forward_table(doc, forward(), limit).print(out)
     out.print()
-    out.print(Text("Backward pass, in every row: contribution = upstream × local "
-                   f"(shown {mark} over the rows)", style="bold"))
+    note(out, "Backward pass, in every row: contribution = upstream × local "
+              f"(shown {mark} over the rows)", style="bold")
     backward = _backward_table(doc, labels, limit)
-    out.print(backward if backward is not None else
-              Text("  no steps: the output is a parameter", style="dim"))
-    out.print(Text(f"← {mark} over the rows: the summation step. Each row's gradient flows into a "
-                   "value every row shares, and the rows' contributions are added up.", style="dim"))
+    if backward is not None:
+        backward.print(out)
+    else:
+        note(out, "  no steps: the output is a parameter")
+    note(out, f"← {mark} over the rows: the summation step. Each row's gradient flows into a "
+              "value every row shares, and the rows' contributions are added up.")
     out.print()
     if "examples" in doc:
-        out.print(examples_table(doc, limit or 10**9))
+        examples_table(doc, limit or 10**9).print(out)
     elif rows:
-        out.print(Text(f"(the {rows:,} rows are not listed one by one: more than 1,000)", style="dim"))
+        note(out, f"(the {rows:,} rows are not listed one by one: more than 1,000)")
     if not params:
-        out.print(Text("The formula has no parameters: there is no gradient.", style="dim"))
+        note(out, "The formula has no parameters: there is no gradient.")
         return
-    out.print(Text("Gradient: the contributions each parameter receives, summed", style="bold"))
+    note(out, "Gradient: the contributions each parameter receives, summed", style="bold")
     sums = {entry["node"]: entry for entry in doc["sums"]}
     for node, name in params:
         line = Text("  ")
-        line.append(name, style="bold")
+        line.append(safe(name), style="bold")
         line.append(": ")
         entry = sums.get(node)
         if entry is None:
