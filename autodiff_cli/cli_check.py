@@ -4,19 +4,33 @@ Glue only: options -> cases (``spec.py``) -> checks (``numeric.py``) -> one
 document -> ``render/check.py``. Exit 0 when every gradient agrees, 1 when any
 does not (or is at a kink, without --allow-kinks), 2 for bad input, 3 for an
 evaluation error at a given point.
+
+Points are checked one at a time and their documents are not kept: JSON
+streams them to stdout as they come (the summary fields follow the "cases"
+array), plain output gets them as a stream too, and a table keeps only what
+it shows (``Keeper``). Memory does not grow with --samples.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import click
 
 from .cli import FormulaCommand, cli, data_options, data_settings, formula_options, read_formula, warn
-from .errors import AdiffError, EvalError, InputError
-from .numeric import METHODS, RULE, TOLERANCES, Settings
+from .errors import AdiffError, EvalError, InputError, escape_controls
+from .numeric import EVALUATIONS, METHODS, RULE, TOLERANCES, Settings
 from .render import emit
 from .render.progress import PROGRESS_DELAY, StderrProgress
 
-#: Seconds a run must last before a progress bar appears (stderr terminals only).
+#: Above this many node evaluations a run states its cost on stderr first
+#: (~0.1-0.3 µs each here: a million is a fraction of a second).
+COST_NOTE = 1_000_000
+#: A table keeps every point while there are this many; beyond, it keeps the
+#: first KEEP_FAILING failing points, the worst passing point of each input
+#: and the first point at each kink (the JSON has every point).
+KEEP_POINTS = 2_000
+KEEP_FAILING = 1_000
 
 
 class Progress(StderrProgress):
@@ -58,7 +72,7 @@ def _float(name):
               help="Absolute tolerance (default per method: "
                    + ", ".join(f"{m} {a:g}" for m, (_, a) in TOLERANCES.items()) + ").")
 @click.option("--samples", type=click.IntRange(1), metavar="N",
-              help="Check at N random points instead of (or around) --at.")
+              help="Check at N random points instead of (or around) --at (at most 1,000,000).")
 @click.option("--seed", type=int, default=None, metavar="S",
               help="Seed of the random points (default 0: the same points every run).")
 @click.option("--range", "ranges", multiple=True, metavar="NAME=LO:HI,...",
@@ -70,10 +84,13 @@ def _float(name):
 @click.option("--nodes", is_flag=True,
               help="Also check the gradient of every intermediate node, to pin a wrong rule.")
 @click.option("--spec", "spec", metavar="PATH", help="Run the cases of a TOML spec file.")
+@click.option("--allow-any-path", is_flag=True,
+              help="Let a spec's file = \"...\" read outside the spec's directory.")
 @click.option("--junit", "junit_path", metavar="PATH", help="Also write a JUnit XML report.")
 @data_options
 def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples, seed, ranges,
-          expects, allow_kinks, nodes, spec, junit_path, data, reduce, delimiter, chunk_size):
+          expects, allow_kinks, nodes, spec, allow_any_path, junit_path, data, reduce, delimiter,
+          chunk_size):
     """Check reverse-mode gradients against finite differences.
 
     Exit 0 when every gradient agrees, 1 when any does not (or an op sits on
@@ -91,34 +108,65 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
     With --data FILE, the gradient of the loss summed over the rows of FILE
     (see adiff grad --help) is checked against finite differences of that sum.
     """
+    report = JUnit(junit_path, "adiff check" if spec is None else spec)
+    run = Run(fmt)
+    try:
+        return _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
+                      seed, ranges, expects, allow_kinks, nodes, spec, allow_any_path, report,
+                      data, reduce, delimiter, chunk_size)
+    except AdiffError as exc:
+        # A run that stopped on bad input or an evaluation error still leaves a
+        # report: the cases that finished, and the error as a testcase.
+        if report.pending and not any(r.error is exc for r in run.results):
+            run.results.append(run.failed(exc, name=report.suite))
+        report.write_quietly(run.results)
+        raise
+    except KeyboardInterrupt:
+        report.write_quietly(run.results, interrupted=True)
+        raise
+
+
+def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples, seed,
+           ranges, expects, allow_kinks, nodes, spec, allow_any_path, report, data, reduce,
+           delimiter, chunk_size):
     from .bindings import parse_bindings
-    from .spec import Case, parse_expect, parse_ranges
+    from .spec import Case, CaseRun, check_samples, parse_expect, parse_ranges
 
     settings = Settings(method, rtol, atol, step)
     loaded = data_settings(data, reduce, delimiter, chunk_size)
+    if samples is not None:
+        check_samples(samples)
     if loaded is not None:
         others = [name for name, v in (("--spec", spec), ("--samples", samples), ("--seed", seed),
                                        ("--range", ranges), ("--expect", expects),
-                                       ("--nodes", nodes)) if v]
+                                       ("--nodes", nodes), ("--allow-any-path", allow_any_path))
+                  if v]
         if others:
             raise InputError(f"{others[0]} cannot be combined with --data")
         from .cli_data import check_data
 
+        report.suite = "adiff check --data"
         result, data_entry = check_data(read_formula(expr, file), parse_bindings(at), loaded,
                                         None if wrt is None else _names(wrt), settings,
                                         allow_kinks, max_size, expr, file)
-        doc = _document([result], settings, single=True)
+        run.results.append(result)
+        for point in result.points:
+            run.tally.add(point)
+        doc = _document(run, settings, single=True)
+        doc.update(cases=list(result.points), **run.late())
+        doc.done = True
         doc["data"] = data_entry
+        report.write(run.results)
         emit("check", doc, fmt)
-        if junit_path:
-            _write_junit([result], junit_path, "adiff check --data")
         return 0 if doc["ok"] else 1
     if spec is not None:
         if expr is not None or file is not None or at or expects or ranges or wrt:
             raise InputError("--spec runs the cases of a file: give EXPR, -f, --at, --wrt, "
                              "--range and --expect in the file, not on the command line")
-        return _run_spec(spec, fmt, max_size, settings, samples, seed, allow_kinks, nodes,
-                         junit_path)
+        return _run_spec(run, spec, fmt, max_size, settings, samples, seed, allow_kinks, nodes,
+                         allow_any_path, report)
+    if allow_any_path:
+        raise InputError("--allow-any-path is for the file = \"...\" entries of a --spec file")
     if ranges and samples is None:
         raise InputError("--range needs --samples N")
     if seed is not None and samples is None:
@@ -130,14 +178,16 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
                 expect=parse_expect(expects),
                 wrt=None if wrt is None else _names(wrt), settings=settings,
                 allow_kinks=allow_kinks, nodes=nodes, max_size=max_size)
-    results = _run([case], single=True)
-    result = results[0]
-    _warn_unused(case, result)
-    doc = _document(results, settings, single=True)
-    emit("check", doc, fmt)
+    progress = Progress(case.samples or 1)
+    try:
+        case_run = CaseRun(case, progress, warn)
+        _warn_unused(case, case_run)
+        _note_cost(case_run, settings.method)
+        doc = _document(run, settings, single=True, case=case)
+        run.emit(doc, run.single(case_run), report, progress)
+    finally:
+        progress.close()
     _warn_outcome(doc)
-    if junit_path:
-        _write_junit(results, junit_path, "adiff check")
     return 0 if doc["ok"] else 1
 
 
@@ -148,39 +198,29 @@ def _names(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _run(cases, single: bool):
-    """Run the cases with one progress bar; in a spec, errors are kept per case."""
-    from .spec import Case, CaseResult, run_case
-
-    total = sum(case.samples or len(case.points) for case in cases
-                if not isinstance(case, AdiffError))
-    progress = Progress(total)
-    results = []
+def _note(message: str) -> None:
     try:
-        for case in cases:
-            if isinstance(case, AdiffError):
-                failed = CaseResult(Case(source="", name=getattr(case, "case_name", "")))
-                failed.error = case
-                results.append(failed)
-                continue
-            if single:
-                results.append(run_case(case, progress, warn))
-                continue
-            try:
-                results.append(run_case(case, progress))
-            except (InputError, EvalError) as exc:
-                failed = CaseResult(case)
-                failed.error = exc
-                results.append(failed)
-    finally:
-        progress.close()
-    return results
+        click.echo(f"Note: {message}", err=True)
+    except (OSError, ValueError):
+        pass
 
 
-def _warn_unused(case, result) -> None:
-    if not result.points and not result.skipped:
+def _note_cost(case_run, method: str, where: str = "") -> None:
+    """State the cost of the finite differences up front, when it is large."""
+    points, inputs, per_input = case_run.cost()
+    evaluations = EVALUATIONS[method]
+    total = round(points * evaluations * inputs * per_input)
+    if total <= COST_NOTE:
         return
-    unused = [name for name in case.points[0] if name not in result.used]
+    parts = ([f"{points:,} points"] if points > 1 else []) + [
+        f"{evaluations}", f"{inputs:,} input{'s' if inputs != 1 else ''}",
+        f"~{per_input:,.0f} node{'s' if round(per_input) != 1 else ''} each"]
+    _note(f"check{where}: " + " × ".join(parts) + f" = {total:,} node evaluations ({method}; "
+          "a comparison that fails is re-examined at a few times that)")
+
+
+def _warn_unused(case, case_run) -> None:
+    unused = [name for name in case.points[0] if name not in case_run.result.used]
     if unused:
         warn(f"--at binds {', '.join(unused[:10])}, which the formula does not use")
 
@@ -191,17 +231,219 @@ def _warn_outcome(doc: dict) -> None:
              "were outside the formula's domain and were skipped")
 
 
-def _document(results, settings: Settings, single: bool, spec_path: str | None = None) -> dict:
-    from .spec import summary, worst
+# ---------------------------------------------------------------- the run and its document
 
-    points = [p for r in results for p in r.points]
+class Run:
+    """The cases of one `adiff check` as they are checked: results, counts, kept points.
+
+    ``stream`` yields every point document once and forgets it; the counts
+    for the summary, the worst failure and the skipped points are kept here
+    (``late`` gives those fields once the stream has ended).
+    """
+
+    def __init__(self, fmt: str):
+        from .spec import Tally
+
+        self.fmt = fmt
+        self.results: list = []  # CaseResult of each case that ran or failed
+        self.tally = Tally(keep=0)
+        self.keeper = Keeper() if fmt == "table" else None
+
+    def failed(self, exc: AdiffError, case=None, name: str = "adiff check"):
+        from .spec import Case, CaseResult
+
+        result = CaseResult(case or Case(source="", name=name))
+        result.error = exc
+        return result
+
+    def count(self, point: dict) -> dict:
+        self.tally.add(point)
+        if self.keeper is not None:
+            self.keeper.offer(point)
+        return point
+
+    def single(self, case_run):
+        """The points of the one case of a plain `adiff check`; its errors propagate."""
+        self.results.append(case_run.result)
+        try:
+            for point in case_run:
+                yield self.count(point)
+        except AdiffError as exc:
+            case_run.result.error = exc
+            raise
+
+    def late(self) -> dict:
+        """The fields that need every point: ok, skipped, summary, worst, skipped points."""
+        skipped = [s for r in self.results for s in r.skipped]
+        from .spec import SKIPPED_LISTED
+
+        return {"ok": all(r.ok for r in self.results),
+                "skipped": sum(r.skipped_count for r in self.results),
+                "summary": self.tally.summary(), "worst": self.tally.worst(),
+                "skipped_points": skipped[:SKIPPED_LISTED]}
+
+    def emit(self, doc: dict, points, report, progress=None) -> None:
+        """Render ``doc`` with the point stream ``points``; then write the JUnit report.
+
+        The first point is made before anything is written, so an error at
+        the only point (or no point inside the domain) leaves stdout empty.
+        With stdout closed early (``| head``) the remaining points are still
+        checked, so the report is complete, and the closed pipe is raised again.
+        The progress bar (stderr) is closed before a table is printed, and not
+        shown while the points stream to a terminal (the two would mix).
+        """
+        import sys
+
+        from .render.json_doc import Stream
+
+        if progress is not None and self.fmt != "table":
+            try:
+                if sys.stdout.isatty():
+                    progress.enabled = False
+            except (AttributeError, ValueError):
+                pass
+        points = iter(points)
+        first = list(itertools.islice(points, 1))
+        stream = itertools.chain(first, points)
+        finishing = _finishing(stream, doc, self)
+        if self.fmt == "table":
+            for _ in finishing:
+                pass
+            if progress is not None:
+                progress.close()
+            doc["cases"] = self.keeper.points()
+        else:
+            doc["cases"] = Stream(finishing) if self.fmt == "json" else PointStream(finishing)
+            for key in doc.late_keys:
+                doc[key] = None  # filled in when the stream ends, before they are written
+        try:
+            emit("check", doc, self.fmt)
+        except BrokenPipeError:
+            for _ in stream:
+                pass
+            doc.update(self.late())
+            report.write(self.results)
+            raise
+        report.write(self.results)
+
+
+def _finishing(stream, doc, run):
+    """``stream``, then the late fields of ``doc`` filled in."""
+    yield from stream
+    doc.update(run.late())
+    if "suite" in doc.late_keys:
+        doc["suite"] = [_suite_entry(r) for r in run.results]
+    doc.done = True
+
+
+class Document(dict):
+    """The check document. Its late fields (``late_keys``: the summary and the
+    others that need every point) are set when the stream of cases has been
+    read; reading one before that reads the rest of the stream into memory."""
+
+    def __init__(self, *args, late=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.late_keys = tuple(late)
+        self.done = False
+
+    def _settle(self, key):
+        if key in self.late_keys and not self.done:
+            cases = dict.get(self, "cases")
+            if isinstance(cases, PointStream):
+                cases.materialize()
+
+    def __getitem__(self, key):
+        self._settle(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._settle(key)
+        return super().get(key, default)
+
+
+class PointStream:
+    """The cases of a document, read once as they are checked (``--format plain``).
+
+    ``len()`` or indexing reads them all into a list first.
+    """
+
+    def __init__(self, points):
+        self._points = points
+        self._list = None
+
+    def __iter__(self):
+        return iter(self._list) if self._list is not None else self._points
+
+    def materialize(self) -> list:
+        if self._list is None:
+            self._list = list(self._points)
+        return self._list
+
+    def __len__(self):
+        return len(self.materialize())
+
+    def __getitem__(self, index):
+        return self.materialize()[index]
+
+    def __bool__(self):
+        return bool(self.materialize())
+
+
+class Keeper:
+    """The points a table shows, out of any number (see KEEP_POINTS)."""
+
+    def __init__(self):
+        self._kept: list = []  # (sequence number, point)
+        self._full = False  # KEEP_POINTS reached: from here on, only what the table shows
+        self._failing = 0
+        self._best: dict = {}  # (case name, input) -> (rank, sequence number, point)
+        self._kinks: set = set()
+        self._index: dict = {}  # case name -> points so far
+        self._seq = 0
+
+    def offer(self, point: dict) -> None:
+        from .spec import STATUSES, _ratio
+
+        case = point.get("name", "-")
+        index = self._index[case] = self._index.get(case, 0) + 1
+        point["index"] = index  # its number within its case, for the table's "#" column
+        seq = self._seq = self._seq + 1
+        kinks = {(k["node"], k["op"]) for k in point.get("kinks", ())}
+        new_kink = not kinks <= self._kinks
+        self._kinks |= kinks
+        if not self._full:
+            self._kept.append((seq, point))
+            self._full = len(self._kept) >= KEEP_POINTS
+        elif not point["ok"]:
+            if self._failing < KEEP_FAILING:
+                self._failing += 1
+                self._kept.append((seq, point))
+        elif new_kink:
+            self._kept.append((seq, point))
+        else:
+            for name, st in point["status"].items():
+                rank = (STATUSES.index(st), -_ratio(point, name))
+                old = self._best.get((case, name))
+                if old is None or rank < old[0]:
+                    self._best[(case, name)] = (rank, seq, point)
+
+    def points(self) -> list[dict]:
+        chosen = dict(self._kept)
+        for _, seq, point in self._best.values():
+            chosen[seq] = point
+        return [chosen[seq] for seq in sorted(chosen)]
+
+
+def _document(run: Run, settings: Settings, single: bool, case=None,
+              spec_path: str | None = None) -> Document:
     rtol, atol = settings.tolerances()
-    doc = {"ok": all(r.ok for r in results), "method": settings.method, "rtol": rtol,
-           "atol": atol, "rule": RULE}
+    late = ["ok", "skipped", "summary", "worst", "skipped_points"] + ([] if single else ["suite"])
+    doc = Document({"method": settings.method, "rtol": rtol, "atol": atol, "rule": RULE},
+                   late=late)
     if settings.step is not None:
         doc["step"] = settings.step
     if single:
-        case = results[0].case
+        case = case or (run.results[0].case if run.results else None)
         doc["expression"] = case.source
         if case.samples is not None:
             doc["samples"] = case.samples
@@ -212,78 +454,153 @@ def _document(results, settings: Settings, single: bool, spec_path: str | None =
         doc["allow_kinks"] = case.allow_kinks
     else:
         doc["spec"] = spec_path
-        doc["suite"] = [_suite_entry(r) for r in results]
-    doc["skipped"] = sum(len(r.skipped) for r in results)
-    doc["summary"] = summary(points)
-    failing = [p for p in points if not p["ok"]]
-    doc["worst"] = worst(failing) if failing else None
-    doc["cases"] = points
-    doc["skipped_points"] = [s for r in results for s in r.skipped]
     return doc
 
 
 def _suite_entry(r) -> dict:
-    from .spec import failure_text, summary, worst
+    from .spec import failure_text
 
     rtol, atol = r.case.settings.tolerances()
     loaded = bool(r.case.source)  # a case whose spec entry was malformed has none
-    entry = {"name": r.case.name, "expression": r.case.source, "ok": r.ok,
+    # A formula read from a file is shown only once it ran: the file's text is
+    # never echoed for a case that failed to load (a secret, a binary).
+    shown = r.case.source if r.error is None or r.case.file is None else None
+    entry = {"name": r.case.name, "expression": shown, "ok": r.ok,
              "method": r.case.settings.method if loaded else None,
              "rtol": rtol if loaded else None, "atol": atol if loaded else None,
-             "points": len(r.points),
-             "skipped": len(r.skipped), "seconds": round(r.seconds, 4)}
+             "points": r.count, "skipped": r.skipped_count}
+    if r.case.file is not None:
+        entry["file"] = r.case.file
     if r.error is not None:
         entry["error"] = r.error.message
         entry["exit_code"] = r.error.exit_code
     else:
-        entry["summary"] = summary(r.points)
-        failing = [p for p in r.points if not p["ok"]]
-        if failing:
-            entry["failure"] = failure_text(worst(failing))
+        entry["summary"] = r.tally.summary()
+        if r.tally.failing:
+            entry["failure"] = failure_text(r.tally.worst())
     return entry
 
 
-def _write_junit(results, path: str, suite: str) -> None:
-    from .spec import junit
+# ---------------------------------------------------------------- JUnit
 
-    data = junit(results, suite)
-    try:
-        with open(path, "wb") as fh:
-            fh.write(data)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+class JUnit:
+    """The --junit report of this run.
+
+    At the start, a report left by an earlier run at PATH is removed: a run
+    that is killed (SIGKILL, a CI timeout) then leaves no report rather than
+    the previous one looking like its own. A run interrupted by Ctrl-C writes
+    one that says so (an "interrupted" error testcase). The file is written
+    beside PATH and renamed over it when complete (``files.atomic_write``).
+    """
+
+    def __init__(self, path: str | None, suite: str):
+        self.path = path
+        self.suite = suite
+        if path is not None:
+            import os
+
+            try:
+                if os.path.isfile(path) or os.path.islink(path):
+                    os.unlink(path)
+            except OSError:
+                pass  # reported when the new one cannot be written either
+
+    @property
+    def pending(self) -> bool:
+        return self.path is not None
+
+    def write(self, results, interrupted: bool = False) -> None:
+        """Write the report (once: later calls do nothing)."""
+        path, self.path = self.path, None
+        if path is None:
+            return
+        from .files import atomic_write
+        from .spec import junit
+
+        data = junit(results, self.suite, interrupted=interrupted)
+        try:
+            with atomic_write(path, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise InputError(f"cannot write {escape_controls(path)}: "
+                             f"{exc.strerror or exc}") from None
+
+    def write_quietly(self, results, interrupted: bool = False) -> None:
+        """``write`` on the way out of a failed run: its own error is only a warning."""
+        try:
+            self.write(results, interrupted)
+        except InputError as exc:
+            warn(exc.message)
 
 
-def _run_spec(path, fmt, max_size, settings, samples, seed, allow_kinks, nodes, junit_path):
+# ---------------------------------------------------------------- spec files
+
+def _run_spec(run, path, fmt, max_size, settings, samples, seed, allow_kinks, nodes,
+              allow_any_path, report):
     from .spec import load_spec
 
     defaults = {"method": settings.method, "rtol": settings.rtol, "atol": settings.atol,
                 "step": settings.step, "samples": samples, "seed": seed,
                 "allow_kinks": allow_kinks or None, "nodes": nodes or None}
     defaults = {k: v for k, v in defaults.items() if v is not None}
-    cases, shared = load_spec(path, defaults, max_size)
+    cases, shared = load_spec(path, defaults, max_size, allow_any_path)
     method = shared.get("method")
     settings = Settings(method if method in METHODS else "central",
                         *(shared.get(k) if isinstance(shared.get(k), (int, float))
                           and not isinstance(shared.get(k), bool) else None
                           for k in ("rtol", "atol", "step")))
-    results = _run(cases, single=False)
-    for r in results:
-        if r.error is not None:
-            # Each case's error, with its caret block, located in the spec file.
-            text = r.error.render()
-            where = r.case.origin
-            if where and not r.error.message.startswith(path):
-                text = f"Error: {where}: " + text[len("Error: "):]
-            click.echo(text, err=True)
-    doc = _document(results, settings, single=False, spec_path=path)
-    emit("check", doc, fmt)
+    total = sum(case.samples or len(case.points) for case in cases
+                if not isinstance(case, AdiffError))
+    progress = Progress(total)
+    try:
+        doc = _document(run, settings, single=False, spec_path=path)
+        run.emit(doc, _spec_points(run, cases, path, progress), report, progress)
+    finally:
+        progress.close()
     _warn_outcome(doc)
-    if junit_path:
-        _write_junit(results, junit_path, path)
-    codes = [r.error.exit_code for r in results if r.error is not None]
+    codes = [r.error.exit_code for r in run.results if r.error is not None]
     if 2 in codes:
         return 2
     if codes:
         return 3
     return 0 if doc["ok"] else 1
+
+
+def _spec_points(run, cases, path: str, progress):
+    """The points of every case in turn; a case's error is kept, shown, and the next runs."""
+    from .spec import CaseRun
+
+    for n, case in enumerate(cases, 1):
+        if isinstance(case, AdiffError):
+            result = run.failed(case, name=getattr(case, "case_name", ""))
+            run.results.append(result)
+            _show_error(result, path)
+            continue
+        try:
+            case_run = CaseRun(case, progress)
+        except (InputError, EvalError) as exc:
+            result = run.failed(exc, case)
+            run.results.append(result)
+            _show_error(result, path)
+            continue
+        run.results.append(case_run.result)
+        _note_cost(case_run, case.settings.method, f" case {n}")
+        try:
+            for point in case_run:
+                yield run.count(point)
+        except (InputError, EvalError) as exc:
+            case_run.result.error = exc
+            _show_error(case_run.result, path)
+
+
+def _show_error(r, path: str) -> None:
+    """A case's error on stderr, with its caret block, located in the spec file."""
+    text = r.error.render()
+    where = r.case.origin
+    if where and not r.error.message.startswith(path):
+        text = f"Error: {where}: " + text[len("Error: "):]
+    text = "\n".join(escape_controls(line) for line in text.split("\n"))
+    try:
+        click.echo(text, err=True)
+    except (OSError, ValueError):
+        pass

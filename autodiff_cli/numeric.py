@@ -2,7 +2,11 @@
 
 The output as a function of one value -- an input, or any node of the graph --
 is re-evaluated by re-running only the nodes above that value
-(``Reevaluator``), and its derivative is estimated by one of five methods:
+(``Reevaluator``): found by a walk over each node's consumers (``Topology``),
+so perturbing an input costs the number of nodes that depend on it, not the
+size of the graph, in the same arithmetic as a full re-evaluation (bit for
+bit; a wide logsumexp is updated from exact partial sums). Its derivative is
+estimated by one of five methods:
 
 * ``forward`` / ``backward``: (f(x ± h) - f(x)) / ±h, h = sqrt(eps)·max(1, |x|);
   error O(h) + O(eps/h), about 1e-8 relative at best.
@@ -24,8 +28,10 @@ is re-evaluated by re-running only the nodes above that value
   2^-4, 80; at the second growth, 4; from 2^-7, 1 -- a roundoff-bound case.)
 
 Steps are made exactly representable (the divisor is the distance between the
-two points actually evaluated). When x ± h leaves a function's domain, the
-central difference turns one-sided on the side that stays inside.
+two points actually evaluated). When x ± h leaves a function's domain (or the
+range of doubles), the central difference turns one-sided on the side that
+stays inside. A step below the spacing of doubles at x (x ± h == x) gives no
+estimate, never a division by zero; a step shrunk near a kink stops there.
 
 **Kinks.** Where the step straddles the kink of a piecewise op (abs, relu,
 max, min, hypot) the difference measures a mix of two slopes. Every
@@ -54,6 +60,7 @@ import sys
 from dataclasses import dataclass, field
 
 from .graph import Graph
+from .ops import _logsumexp
 
 EPS = sys.float_info.epsilon
 CENTRAL_STEP = EPS ** (1.0 / 3.0)  # 6.06e-06
@@ -94,6 +101,10 @@ TOLERANCES = {
     "richardson": (1e-8, 1e-10),
 }
 RTOL, ATOL = TOLERANCES["central"]
+
+#: Perturbed evaluations per input of each method, before any re-examination
+#: (Richardson: a central difference per step; it usually stops within ~10).
+EVALUATIONS = {"central": 2, "forward": 1, "backward": 1, "complex": 1, "richardson": 20}
 RULE = "|ad - fd| <= atol + rtol*|fd|"
 
 #: A piecewise op "straddles its kink" over a step when its change departs
@@ -122,12 +133,141 @@ class NotAnalytic(Exception):
 
 # ---------------------------------------------------------------- re-evaluation
 
+#: Cached downstream lists (node ids) per graph, at most this many ids in all:
+#: with many points of one formula each input's list is found once.
+DEPS_CACHE = 250_000
+#: A logsumexp with at least this many inputs is re-evaluated incrementally
+#: when few of them change (see ``_Logsumexp``).
+WIDE = 32
+
+
+class Topology:
+    """What re-evaluation needs of a graph, built once per graph (O(nodes + edges)).
+
+    The consumers of each node as compressed rows -- those of node j are
+    ``targets[offsets[j]:offsets[j + 1]]``, ascending -- so the nodes that depend
+    on an input are found by a walk over its consumers, in time proportional to
+    their number (plus their edges), not to the size of the graph.
+    """
+
+    def __init__(self, graph: Graph):
+        from array import array
+
+        inputs = graph.inputs
+        n = len(inputs)
+        offsets = array("q", bytes(8 * (n + 1)))
+        for ins in inputs:
+            for j in ins:
+                offsets[j + 1] += 1
+        total = 0
+        for j in range(n + 1):
+            total += offsets[j]
+            offsets[j] = total
+        fill = array("q", offsets)
+        targets = array("q", bytes(8 * total))
+        for i, ins in enumerate(inputs):
+            for j in ins:
+                targets[fill[j]] = i
+                fill[j] += 1
+        self.graph = graph
+        self.offsets = offsets
+        self.targets = targets
+        self.fns = [op.value for op in graph.ops]
+        self.kinky = bytearray(1 if op.kink is not None else 0 for op in graph.ops)
+        self._deps: dict[int, list[int]] = {}
+        self._cached = 0
+        self._mark = bytearray(n)
+        self._getters: dict = {}
+
+    def dependents(self, k: int) -> list[int]:
+        """Ids of the nodes whose value depends on node k, ascending (= topological).
+
+        A walk over consumers: first along the chain of single consumers from
+        k (a formula is mostly such chains; ids ascend along them and nothing
+        on them can be reached twice), then, from the first node with several
+        consumers, a marked search whose nodes are sorted.
+        """
+        deps = self._deps.get(k)
+        if deps is not None:
+            return deps
+        offsets, targets = self.offsets, self.targets
+        out = []
+        j = k
+        while True:
+            a = offsets[j]
+            b = offsets[j + 1]
+            if b - a != 1:
+                break
+            j = targets[a]
+            out.append(j)
+        if b - a > 1:
+            mark = self._mark
+            rest = []
+            queue = [j]
+            for j in queue:
+                for p in range(offsets[j], offsets[j + 1]):
+                    c = targets[p]
+                    if not mark[c]:
+                        mark[c] = 1
+                        rest.append(c)
+                        queue.append(c)
+            for c in rest:
+                mark[c] = 0
+            rest.sort()
+            out += rest
+        if self._cached + len(out) <= DEPS_CACHE:
+            self._deps[k] = out
+            self._cached += len(out)
+        return out
+
+    def getter(self, i: int):
+        """A C-speed gather of node i's input values (a tuple), for wide nodes."""
+        g = self._getters.get(i)
+        if g is None:
+            import operator
+
+            g = self._getters[i] = operator.itemgetter(*self.graph.inputs[i])
+        return g
+
+
+_TOPOLOGIES: list = []  # of the last two graphs (a check and the tiny graphs of ``culprit``)
+
+
+#: Inputs whose dependents are counted to estimate the cost of a check.
+COST_SAMPLE = 16
+
+
+def mean_dependents(graph: Graph, names: list[str]) -> float:
+    """Nodes re-evaluated per perturbation of an input, on average over ``names``.
+
+    Exact for up to COST_SAMPLE inputs; else the mean over that many spread
+    evenly (they are counted anyway: the lists are cached for the check).
+    """
+    if not names:
+        return 0.0
+    topo = topology(graph)
+    step = max(1, len(names) // COST_SAMPLE)
+    picked = names[::step][:COST_SAMPLE]
+    return sum(len(topo.dependents(graph.variables[n])) for n in picked) / len(picked)
+
+
+def topology(graph: Graph) -> Topology:
+    for topo in _TOPOLOGIES:
+        if topo.graph is graph:
+            return topo
+    topo = Topology(graph)
+    _TOPOLOGIES[:] = [topo] + _TOPOLOGIES[:1]
+    return topo
+
+
 class Reevaluator:
     """The graph's output as a function of one node's value.
 
     ``values`` (and ``local``/``grads`` when given) come from an evaluation at
     the point; a perturbation of node k re-runs only the nodes that depend on
-    k, in id (= topological) order.
+    k, in id (= topological) order, on a scratch copy of the values (see
+    ``scratch``) -- so one perturbed evaluation costs the number of nodes
+    above k, not the size of the graph.
     """
 
     def __init__(self, graph: Graph, values: list[float], local: list | None = None,
@@ -136,23 +276,119 @@ class Reevaluator:
         self.values = values
         self.local = local
         self.grads = grads
+        self.topo = topology(graph)
+        self._scratch: list | None = None
+        self._dirty: int | None = None  # the node whose dependents the scratch may have changed
+        self._dirty_deps: list[int] = []
+        self._wide: dict[int, _Logsumexp | None] = {}
 
     def dependents(self, k: int) -> list[int]:
         """Ids of the nodes whose value depends on node k, ascending."""
-        inputs = self.graph.inputs
-        mark = bytearray(len(inputs))
-        mark[k] = 1
-        out = []
-        for i in range(k + 1, len(inputs)):
-            for j in inputs[i]:
-                if mark[j]:
-                    mark[i] = 1
-                    out.append(i)
-                    break
-        return out
+        return self.topo.dependents(k)
+
+    def scratch(self, k: int, deps: list[int]) -> list:
+        """The values with node k free to perturb: nodes other than k and its
+        dependents hold the point's values. The dependents of the last k may
+        hold anything: each pass writes them in order before reading them, so
+        they are restored only when another node is perturbed."""
+        vals = self._scratch
+        if vals is None:
+            vals = self._scratch = list(self.values)
+        elif self._dirty != k:
+            base = self.values
+            if self._dirty is not None:
+                vals[self._dirty] = base[self._dirty]
+                for i in self._dirty_deps:
+                    vals[i] = base[i]
+        self._dirty, self._dirty_deps = k, deps
+        return vals
+
+    def wide(self, i: int) -> _Logsumexp | None:
+        """The incremental form of wide node i, when it has one."""
+        if i not in self._wide:
+            graph = self.graph
+            ins = graph.inputs[i]
+            self._wide[i] = _Logsumexp(ins, self.values) \
+                if len(ins) >= WIDE and graph.ops[i].value is _logsumexp else None
+        return self._wide[i]
 
     def function(self, k: int) -> NodeFunction:
         return NodeFunction(self, k)
+
+
+class _Logsumexp:
+    """logsumexp(x1, ..., xn) when a few of its inputs change: O(changed), not O(n).
+
+    ``ops._logsumexp`` is m + log1p(fsum of exp(x - m) over all but the first
+    maximum), m = max(xs). While the maximum keeps its value, the terms of the
+    unchanged inputs are the same floats; ``partials`` is an exact expansion
+    of the sum of all the point's terms (floats whose exact sum is that sum),
+    so fsum(partials, minus the old terms, plus the new ones, minus the
+    maximum's term exp(0) = 1) is the correctly rounded value of the same
+    exact sum the full evaluation rounds: the same float, bit for bit. When
+    the maximum moves, the full evaluation runs. The first ``_VERIFY``
+    incremental values of a process are also evaluated in full and compared;
+    a difference (``ops._logsumexp`` rewritten) turns the shortcut off.
+    """
+
+    def __init__(self, ins: tuple[int, ...], values: list[float]):
+        xs = [values[j] for j in ins]
+        self.m = m = max(xs)
+        self.at_max = sum(1 for x in xs if x == m)
+        self.where: dict[int, list[int]] = {}
+        for p, j in enumerate(ins):
+            self.where.setdefault(j, []).append(p)
+        self.xs = xs
+        self.partials = _expansion([math.exp(x - m) for x in xs])
+
+    def value(self, changed, vals) -> float | None:
+        """The value with the inputs in ``changed`` (node ids) at ``vals``; None: not here."""
+        m, xs, where = self.m, self.xs, self.where
+        terms = list(self.partials)
+        lost = 0  # changed positions that held the maximum
+        kept = False  # a changed position that has the maximum now
+        for j in changed:
+            positions = where.get(j)
+            if positions is None:
+                continue
+            new = vals[j]
+            if new > m:
+                return None
+            if new == m:
+                kept = True
+            t = math.exp(new - m)
+            for p in positions:
+                old = xs[p]
+                if old == m:
+                    lost += 1
+                terms.append(-math.exp(old - m))
+                terms.append(t)
+        if lost >= self.at_max and not kept:
+            return None  # the maximum went down
+        terms.append(-1.0)  # the maximum's own term, exp(m - m)
+        return m + math.log1p(math.fsum(terms))
+
+
+_VERIFY = 16
+_LSE_STATE = {"verified": 0, "off": False}
+
+
+def _expansion(values) -> list[float]:
+    """Non-overlapping floats whose exact sum is the exact sum of ``values`` (Shewchuk)."""
+    partials: list[float] = []
+    for x in values:
+        i = 0
+        for y in partials:
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)
+            if lo:
+                partials[i] = lo
+                i += 1
+            x = hi
+        partials[i:] = [x]
+    return partials
 
 
 class NodeFunction:
@@ -166,32 +402,60 @@ class NodeFunction:
 
     def real(self, t: float) -> tuple[float, int | None]:
         """(output, the first piecewise op that straddled its kink or None)."""
-        graph, base, local = self.ev.graph, self.ev.values, self.ev.local
-        ops, inputs = graph.ops, graph.inputs
-        vals = list(base)
+        if not _isfinite(t):
+            raise OutOfDomain(self.k)  # x ± h overflowed
+        ev = self.ev
+        graph, base, local, topo = ev.graph, ev.values, ev.local, ev.topo
+        inputs, fns, kinky = graph.inputs, topo.fns, topo.kinky
+        vals = ev.scratch(self.k, self.deps)
         vals[self.k] = t
         kink = None
         for i in self.deps:
             ins = inputs[i]
-            op = ops[i]
-            args = [vals[j] for j in ins]
             try:
-                v = op.value(*args)
+                if len(ins) == 2:
+                    v = fns[i](vals[ins[0]], vals[ins[1]])
+                elif len(ins) == 1:
+                    v = fns[i](vals[ins[0]])
+                elif len(ins) < WIDE:
+                    v = fns[i](*[vals[j] for j in ins])
+                else:
+                    v = self._wide(i, vals)
             except _ARITH:
                 raise OutOfDomain(i) from None
             if not _isfinite(v):
                 raise OutOfDomain(i)
             vals[i] = v
-            if kink is None and op.kink is not None and local is not None \
-                    and _straddles(v, base[i], args, [base[j] for j in ins], local[i]):
-                kink = i
+            if kinky[i] and kink is None and local is not None:
+                if _straddles(v, base[i], [vals[j] for j in ins], [base[j] for j in ins],
+                              local[i]):
+                    kink = i
         return vals[graph.output], kink
+
+    def _wide(self, i: int, vals) -> float:
+        """A wide node's value: incrementally when only a few of its inputs changed."""
+        topo = self.ev.topo
+        inc = None if _LSE_STATE["off"] else self.ev.wide(i)
+        if inc is not None:
+            n = self.deps.index(i)  # the dependents before i, which may have changed
+            if 2 * (n + 1) < len(self.ev.graph.inputs[i]):
+                v = inc.value([self.k, *self.deps[:n]], vals)
+                if v is not None:
+                    if _LSE_STATE["verified"] >= _VERIFY:
+                        return v
+                    full = topo.fns[i](*topo.getter(i)(vals))
+                    if full == v:
+                        _LSE_STATE["verified"] += 1
+                    else:
+                        _LSE_STATE["off"] = True
+                    return full
+        return topo.fns[i](*topo.getter(i)(vals))
 
     def complex(self, t: complex) -> complex:
         """The output with node k at the complex value t (real parts stay the point's)."""
         graph, base = self.ev.graph, self.ev.values
         ops, inputs = graph.ops, graph.inputs
-        vals: list = list(base)
+        vals = self.ev.scratch(self.k, self.deps)
         vals[self.k] = t
         for i in self.deps:
             op = ops[i]
@@ -267,11 +531,33 @@ def _describe(graph: Graph, i: int) -> str:
     return f"{graph.ops[i].name} (n{i})"
 
 
-def _shrinking(first: float, attempts: int = 6, factor: float = 16.0):
+def _shrinking(x: float, first: float, attempts: int = 6, factor: float = 16.0):
+    """first, first/16, ...: the steps to try, while x ± h still differs from x."""
     h = first
     for _ in range(attempts):
-        yield h
+        if not collapses(x, h):
+            yield h
+        else:
+            return
         h /= factor
+
+
+def collapses(x: float, h: float) -> bool:
+    """True when x + h or x - h rounds to x: no difference can be taken with step h."""
+    return x + h == x or x - h == x
+
+
+def step_error(x: float, h: float) -> str | None:
+    """Why a given step cannot be used at x (it is below the spacing of doubles there), or None."""
+    if not collapses(x, h):
+        return None
+    return (f"it is below the spacing of doubles there ({math.ulp(x):.3g}): x ± h rounds to x, "
+            "so no difference can be taken")
+
+
+def _collapsed(method: str, x: float, h: float) -> Numeric:
+    return Numeric(None, h, method, note=f"the step h = {h:.3g} is below the spacing of doubles "
+                                         f"at {x:.6g}: x ± h rounds to x")
 
 
 def step_for(method: str, x: float, step: float | None = None) -> float:
@@ -280,7 +566,9 @@ def step_for(method: str, x: float, step: float | None = None) -> float:
     if method == "complex":
         return h
     r = (x + h) - x
-    return r if r > 0.0 else h
+    if not _isfinite(r):  # x + h overflows: made representable on the other side
+        r = x - (x - h)
+    return r if 0.0 < r < math.inf else h
 
 
 def estimate(fn: NodeFunction, method: str, step: float | None = None) -> Numeric:
@@ -313,15 +601,18 @@ def estimate(fn: NodeFunction, method: str, step: float | None = None) -> Numeri
         return _one_sided_estimate(fn, x, f0, step_for(method, x, step), order, "")
     # central
     note = ""
-    for h in _shrinking(step_for("central", x, step)):
+    h0 = step_for("central", x, step)
+    if collapses(x, h0):
+        return _collapsed("central", x, h0)
+    for h in _shrinking(x, h0):
         try:
             d, kink = _central(fn, x, h)
         except OutOfDomain as exc:
-            where = _describe(graph, exc.node)
+            why = "x ± h is beyond the largest double" if exc.node == fn.k else \
+                f"x ± h leaves the domain of {_describe(graph, exc.node)}"
             h1 = step_for("forward", x)
             return _one_sided_estimate(
-                fn, x, f0, h1, ((1.0, "forward"), (-1.0, "backward")),
-                f"x ± h leaves the domain of {where}")
+                fn, x, f0, h1, ((1.0, "forward"), (-1.0, "backward")), why)
         if kink is None:
             return Numeric(d, h, "central", note=note)
         note = f"the step was shrunk to h = {h / 16:.3g} to avoid the kink of " \
@@ -338,8 +629,10 @@ def _one_sided_estimate(fn, x, f0, h, order, why) -> Numeric:
                 "difference used"
         else:
             note = f"{why}: {name} difference used" if why else ""
+        if collapses(x, h):
+            return _collapsed(name, x, h)
         try:
-            for hh in _shrinking(h):
+            for hh in _shrinking(x, h):
                 d, kink = _one_sided(fn, x, hh, sign, f0)
                 if kink is None:
                     return Numeric(d, hh, name, note=note)
@@ -376,7 +669,7 @@ def ridders(fn: NodeFunction, h0: float) -> Numeric:
     h = h0
     growing = 0
     for _ in range(RIDDERS_STEPS):
-        if h <= 0.0 or x + h == x:
+        if h <= 0.0 or collapses(x, h):
             break
         try:
             d, kink = _central(fn, x, h)

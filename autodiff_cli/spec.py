@@ -11,20 +11,34 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bindings import parse_value
-from .errors import AdiffError, EvalError, InputError
-from .numeric import METHODS, RULE, Settings, check_inputs, check_nodes, compare
+from .errors import AdiffError, EvalError, InputError, clip, escape_controls
+from .numeric import METHODS, RULE, Settings, check_inputs, check_nodes, compare, step_error
 from .render import num
 from .report import comparison_fields, kink_entries
 
 #: Interval each sampled input is drawn from when --range does not name it.
 DEFAULT_RANGE = (-1.0, 1.0)
 DEFAULT_SEED = 0
+
+#: Random points one case may ask for (--samples, samples =). Points are made
+#: and checked one at a time and memory does not grow with their number, but
+#: time does: about 0.1 ms a point for a small formula here, so this many take
+#: a couple of minutes. Far more is a mistake; a run can be split by --seed.
+MAX_SAMPLES = 1_000_000
+#: Points listed in "skipped_points" at most (all are counted in "skipped").
+SKIPPED_LISTED = 1_000
+#: Failing points each case keeps for its JUnit failure text.
+FAILING_KEPT = 20
+#: A spec file is read up to this size: it lists cases; big formulas go in
+#: files of their own (file = "..."), each read up to --max-size.
+SPEC_MAX_BYTES = 16 * 1024 * 1024
 
 #: Statuses, worst first; a point passes when every input's status is "ok"
 #: (or "kink" with --allow-kinks).
@@ -46,6 +60,7 @@ class Case:
     nodes: bool = False
     max_size: int | None = None
     origin: str = ""  # where the case comes from, for messages ("grads.toml, case 2")
+    file: str | None = None  # the spec's file = "...", as written, when the formula is in a file
 
 
 # ---------------------------------------------------------------- option parsing
@@ -127,38 +142,154 @@ def _top_level_comma(text: str) -> int | None:
 
 # ---------------------------------------------------------------- sampling
 
-def sample_points(variables, fixed: dict[str, float], ranges: dict[str, tuple[float, float]],
-                  n: int, seed: int) -> list[dict[str, float]]:
-    """``n`` points: the inputs in ``fixed`` keep their value, the others are drawn
-    uniformly from their range (default ``DEFAULT_RANGE``), in order of first
-    appearance in the formula, from ``random.Random(seed)``: the same formula,
-    ranges and seed give the same points on every run and platform."""
+def check_samples(n: int, where: str = "--samples") -> int:
+    """``n`` itself, or an InputError when it is over ``MAX_SAMPLES``."""
+    if n > MAX_SAMPLES:
+        raise InputError(f"{where} {n:,}: at most {MAX_SAMPLES:,} random points per case",
+                         hint="a point of a small formula takes about 0.1 ms, so that many take "
+                              "minutes already; for more, run again with another --seed")
+    return n
+
+
+def _uniform(rng: random.Random, lo: float, hi: float) -> float:
+    """A uniform draw from [lo, hi] that cannot overflow.
+
+    ``rng.uniform`` is lo + (hi - lo)·u, which is what every seed has always
+    given, and stays so where hi - lo is finite; -1e308:1e308 overflows that
+    difference (to inf, so every point would be inf), and there the same u
+    gives lo·(1 - u) + hi·u, whose terms have opposite signs.
+    """
+    u = rng.random()
+    width = hi - lo
+    if math.isfinite(width):
+        return lo + width * u
+    return lo * (1.0 - u) + hi * u
+
+
+def iter_points(variables, fixed: dict[str, float], ranges: dict[str, tuple[float, float]],
+                n: int, seed: int):
+    """``n`` points, made one at a time: the inputs in ``fixed`` keep their value,
+    the others are drawn uniformly from their range (default ``DEFAULT_RANGE``),
+    in order of first appearance in the formula, from ``random.Random(seed)``:
+    the same formula, ranges and seed give the same points on every run and
+    platform. A point that is not finite is an input error (it cannot happen
+    with finite ranges; this is the guard)."""
     rng = random.Random(seed)
-    free = [name for name in variables if name not in fixed]
-    points = []
+    free = [(name, ranges.get(name, DEFAULT_RANGE)) for name in variables if name not in fixed]
     for _ in range(n):
         at = dict(fixed)
-        for name in free:
-            lo, hi = ranges.get(name, DEFAULT_RANGE)
-            at[name] = rng.uniform(lo, hi)
-        points.append(at)
-    return points
+        for name, (lo, hi) in free:
+            v = at[name] = _uniform(rng, lo, hi)
+            if not math.isfinite(v):
+                raise InputError(f"sampled {name} = {v!r} is not a finite number",
+                                 hint=f"choose a finite interval with --range {name}=LO:HI")
+        yield at
+
+
+def sample_points(variables, fixed: dict[str, float], ranges: dict[str, tuple[float, float]],
+                  n: int, seed: int) -> list[dict[str, float]]:
+    """The points of ``iter_points`` as a list (for small ``n``)."""
+    return list(iter_points(variables, fixed, ranges, n, seed))
 
 
 # ---------------------------------------------------------------- running a case
 
-@dataclass
+class Tally:
+    """The counts of a stream of points and its worst failing input, in bounded memory.
+
+    The same numbers as ``summary`` and ``worst`` over the whole list, without
+    the list: points are counted as they come, the first ``keep`` failing
+    points are kept (for the JUnit text), the worst one is remembered.
+    """
+
+    def __init__(self, keep: int = FAILING_KEPT):
+        self.points = 0
+        self.counts = dict.fromkeys(STATUSES, 0)
+        self.failing = 0  # failing points
+        self.kept: list[dict] = []  # the first ``keep`` failing points
+        self.keep = keep
+        self._key = None
+        self._worst = None  # (failing point, its index among the failing ones, input)
+
+    def add(self, p: dict) -> None:
+        self.points += 1
+        counts = self.counts
+        for st in p["status"].values():
+            counts[st] = counts.get(st, 0) + 1
+        if p["ok"]:
+            return
+        index = self.failing
+        self.failing += 1
+        if len(self.kept) < self.keep:
+            self.kept.append(p)
+        for name, st in p["status"].items():
+            k = (STATUSES.index(st), -_ratio(p, name))
+            if self._key is None or k < self._key:
+                self._key, self._worst = k, (p, index, name)
+
+    def summary(self) -> dict:
+        return {"points": self.points, "gradients": sum(self.counts.values()), **self.counts}
+
+    def worst(self) -> dict | None:
+        """``worst`` of the failing points (None when none failed)."""
+        if self._worst is None:
+            return None
+        p, index, name = self._worst
+        return _worst_entry(p, index, name)
+
+
 class CaseResult:
-    case: Case
-    points: list[dict] = field(default_factory=list)  # the JSON "cases" entries
-    skipped: list[dict] = field(default_factory=list)  # {"at", "reason"}
-    error: AdiffError | None = None  # an input or evaluation error that stopped the case
-    seconds: float = 0.0
-    used: set = field(default_factory=set)  # variables of the formula and the expectations
+    """What a case gave: counts, the worst failure, the first skipped points, or its error.
+
+    ``points`` holds the case's point documents only when they are kept
+    (``keep_points``); a run streams them instead and keeps their counts.
+    """
+
+    def __init__(self, case: Case, keep_points: bool = True):
+        self.case = case
+        self.error: AdiffError | None = None  # an input or evaluation error that stopped it
+        self.seconds = 0.0
+        self.used: set = set()  # variables of the formula and the expectations
+        self.tally = Tally()
+        self.skipped: list[dict] = []  # {"at", "reason"}, the first SKIPPED_LISTED
+        self.skipped_count = 0
+        self.points = _Kept(self) if keep_points else _Counted(self)
+
+    def add(self, point: dict) -> None:
+        """Count a checked point (``points.append`` does the same)."""
+        self.tally.add(point)
+
+    def skip(self, at: dict, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < SKIPPED_LISTED:
+            self.skipped.append({"at": at, "reason": reason})
+
+    @property
+    def count(self) -> int:
+        return self.tally.points
 
     @property
     def ok(self) -> bool:
-        return self.error is None and all(p["ok"] for p in self.points)
+        return self.error is None and self.tally.failing == 0
+
+
+class _Kept(list):
+    """The point documents of a case, kept; append counts them too."""
+
+    def __init__(self, result: CaseResult):
+        super().__init__()
+        self._result = result
+
+    def append(self, point: dict) -> None:
+        self._result.add(point)
+        super().append(point)
+
+
+class _Counted(_Kept):
+    """Points counted, not kept (a streamed run)."""
+
+    def append(self, point: dict) -> None:
+        self._result.add(point)
 
 
 def prepare(case: Case, warn=None):
@@ -211,55 +342,122 @@ def prepare(case: Case, warn=None):
     return graph, names, expect
 
 
-def points_of(case: Case, graph) -> list[dict[str, float]]:
+def points_of(case: Case, graph):
+    """The case's points, made lazily when they are random."""
     if case.samples is None:
         return case.points
-    return sample_points(graph.variables, case.points[0] if case.points else {}, case.ranges,
-                         case.samples, case.seed)
+    return iter_points(graph.variables, case.points[0] if case.points else {}, case.ranges,
+                       case.samples, case.seed)
+
+
+def _check_step(case: Case, graph, names: list[str]) -> None:
+    """A given step that is below the spacing of doubles at a point is an input error.
+
+    Chosen over raising the step with a warning: a step of a few units in the
+    last place gives an estimate that is all rounding error (relative error
+    ~eps/h), so a raised step would only turn a crash into a meaningless
+    verdict; the user asked for an impossible step and is told the usable
+    scale instead. Checked before any point is checked: at each fixed value
+    and at both ends of each sampled interval (the spacing grows with |x|, so
+    the ends are the worst). The complex step subtracts nothing: any h works.
+    """
+    h = case.settings.step
+    if h is None or case.settings.method == "complex":
+        return
+    fixed = set().union(*(p.keys() for p in case.points))
+    for name in names:
+        if case.samples is not None and name not in fixed:
+            values = case.ranges.get(name, DEFAULT_RANGE)
+        else:
+            values = [p[name] for p in case.points if name in p]
+        for x in values:
+            why = step_error(x, h)
+            if why:
+                given = f"step = {h:g}" if case.origin else f"--step {h:g}"
+                raise InputError(f"{given} cannot be used at {name} = {x:g}: {why}",
+                                 hint="choose a step many times larger than that spacing, or "
+                                      "leave the step out: the default scales with |x| "
+                                      "(6.06e-06·max(1, |x|) for central differences)")
+
+
+class CaseRun:
+    """One case, checked point by point: iterate it for the point documents.
+
+    Creating it parses the formula and the expectations and checks names and
+    the step (input errors are raised here, before any point). Iterating
+    checks each point, counts it in ``result`` and yields its document; a
+    sampled point outside the formula's domain is counted as skipped. Nothing
+    is kept per point (see ``CaseResult``), so memory does not grow with the
+    number of points.
+    """
+
+    def __init__(self, case: Case, progress=None, warn=None, keep_points: bool = False):
+        self.case = case
+        self.progress = progress
+        self.result = CaseResult(case, keep_points)
+        self.graph, self.names, self.expect = prepare(case, warn)
+        _check_step(case, self.graph, self.names)
+        self.result.used = set(self.graph.variables).union(
+            *(g.variables for g in self.expect.values()))
+
+    def cost(self) -> tuple[int, int, float]:
+        """(points, inputs checked, dependents per input on average) of the finite differences."""
+        from .numeric import mean_dependents
+
+        points = self.case.samples if self.case.samples is not None else len(self.case.points)
+        return points, len(self.names), mean_dependents(self.graph, self.names)
+
+    def __iter__(self):
+        from .engine import evaluate, value_at
+
+        case, graph, names, expect = self.case, self.graph, self.names, self.expect
+        result, progress = self.result, self.progress
+        started = time.perf_counter()
+        sampling = case.samples is not None
+        try:
+            for at in points_of(case, graph):
+                try:
+                    ev = evaluate(graph, at, names)
+                except EvalError as exc:
+                    if not sampling:
+                        raise
+                    result.skip(at, exc.message)
+                    if progress:
+                        progress()
+                    continue
+                estimates = check_inputs(graph, ev.values, ev.local, ev.grads, ev.kinks, names,
+                                         case.settings)
+                expected = {}
+                for name, g in expect.items():
+                    try:
+                        expected[name] = value_at(g, at)
+                    except EvalError as exc:
+                        expected[name] = exc
+                nodes = culprit = None
+                if case.nodes:
+                    nodes, culprit = check_nodes(graph, ev.values, ev.local, ev.grads, ev.kinks,
+                                                 case.settings)
+                point = point_document(case, graph, ev, estimates, expected, nodes, culprit)
+                result.points.append(point)
+                if progress:
+                    progress()
+                yield point
+        finally:
+            result.seconds = time.perf_counter() - started
+        if sampling and not result.count:
+            first = result.skipped[0]["reason"] if result.skipped else "no points"
+            raise EvalError(f"all {result.skipped_count} sampled points are outside the "
+                            f"formula's domain (the first: {first})",
+                            hint="choose intervals inside the domain with --range, "
+                                 "e.g. --range x=0.1:5")
 
 
 def run_case(case: Case, progress=None, warn=None) -> CaseResult:
-    """Check the case at each of its points. Input and evaluation errors propagate."""
-    from .engine import evaluate, value_at
-
-    started = time.perf_counter()
-    result = CaseResult(case)
-    graph, names, expect = prepare(case, warn)
-    result.used = set(graph.variables).union(*(g.variables for g in expect.values()))
-    points = points_of(case, graph)
-    sampling = case.samples is not None
-    for at in points:
-        try:
-            ev = evaluate(graph, at, names)
-        except EvalError as exc:
-            if not sampling:
-                raise
-            result.skipped.append({"at": at, "reason": exc.message})
-            if progress:
-                progress()
-            continue
-        estimates = check_inputs(graph, ev.values, ev.local, ev.grads, ev.kinks, names,
-                                 case.settings)
-        expected = {}
-        for name, g in expect.items():
-            try:
-                expected[name] = value_at(g, at)
-            except EvalError as exc:
-                expected[name] = exc
-        nodes = culprit = None
-        if case.nodes:
-            nodes, culprit = check_nodes(graph, ev.values, ev.local, ev.grads, ev.kinks,
-                                         case.settings)
-        result.points.append(point_document(case, graph, ev, estimates, expected, nodes, culprit))
-        if progress:
-            progress()
-    result.seconds = time.perf_counter() - started
-    if sampling and not result.points:
-        first = result.skipped[0]["reason"] if result.skipped else "no points"
-        raise EvalError(f"all {len(points)} sampled points are outside the formula's domain "
-                        f"(the first: {first})",
-                        hint="choose intervals inside the domain with --range, e.g. --range x=0.1:5")
-    return result
+    """Check the case at each of its points, keeping them. Errors propagate."""
+    run = CaseRun(case, progress, warn, keep_points=True)
+    for _ in run:
+        pass
+    return run.result
 
 
 def _expect_verdict(e, expected, source: str, rtol: float, atol: float):
@@ -354,7 +552,10 @@ def worst(points: list[dict]) -> dict | None:
     if best is None:
         return None
     index, name = best
-    p = points[index]
+    return _worst_entry(points[index], index, name)
+
+
+def _worst_entry(p: dict, index: int, name: str) -> dict:
     out = {"case": index, "input": name, "status": p["status"][name], "at": p["at"],
            "gradient": p["gradient"][name], "numeric": p["numeric"][name],
            "abs_error": p["abs_error"][name], "rel_error": p["rel_error"][name],
@@ -423,46 +624,107 @@ def _toml():
     return tomllib
 
 
-def load_spec(path: str, defaults: dict, max_size: int | None = None
-              ) -> tuple[list[Case | InputError], dict]:
+def read_spec(path: str) -> dict:
+    """The TOML document of a spec file ('-' for stdin), read up to ``SPEC_MAX_BYTES``.
+
+    Every failure is an input error that names the file: unreadable, too big
+    (``/dev/zero`` stops after the limit), not UTF-8, not TOML -- and TOML that
+    the parser cannot hold: nesting a few hundred levels deep (it recurses)
+    or an integer of more than 4,300 digits (Python's limit on int()).
+    A byte order mark at the start is ignored.
+    """
+    from .files import read_limited
+
+    tomllib = _toml()
+    shown = "standard input" if path == "-" else clip(path, 120)
+    try:
+        data = read_limited(path, SPEC_MAX_BYTES, "spec file", "--spec")
+    except InputError as exc:
+        if exc.message.endswith("the limit"):
+            exc.hint = ("a spec lists cases; put big formulas in files of their own "
+                        "(file = \"...\", each read up to --max-size)")
+        raise
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{shown} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at "
+                         f"offset {exc.start})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{shown} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{shown} is nested too deeply to read (arrays or tables within each "
+                         "other hundreds of levels deep)") from None
+    except ValueError as exc:  # int() of more than 4,300 digits
+        what = "an integer of more than 4,300 digits" if "digits" in str(exc) else \
+            f"a value that cannot be read ({clip(str(exc), 80)})"
+        raise InputError(f"{shown} has {what}") from None
+
+
+def load_spec(path: str, defaults: dict, max_size: int | None = None,
+              allow_any_path: bool = False) -> tuple[list[Case | InputError], dict]:
     """The cases of a TOML spec file (a malformed case becomes its InputError),
     and the defaults they share (command-line options, then the file's top-level keys).
 
     Precedence: a case's own keys, then the file's top-level keys, then the
-    command-line options (``defaults``), then the built-in defaults.
+    command-line options (``defaults``), then the built-in defaults. A case's
+    ``file`` is read relative to the spec's directory and must stay inside it
+    (``allow_any_path`` lifts that).
     """
-    tomllib = _toml()
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(f"cannot read {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"cannot read {path}: it is a directory") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path} is not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not valid UTF-8: {exc}") from None
+    data = read_spec(path)
     _unknown(data, _TOP_KEYS, path)
     cases = data.get("case")
     if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
         raise InputError(f"{path}: no cases: add [[case]] tables, e.g.\n"
                          "  [[case]]\n  expr = \"sigmoid(x)\"\n  at = {x = 0.3}")
     shared = {**defaults, **{k: v for k, v in data.items() if k != "case"}}
-    base = Path(path).resolve().parent
+    base = (Path.cwd() if path == "-" else Path(path).resolve().parent)
     out: list[Case | InputError] = []
     for n, raw in enumerate(cases, 1):
-        where = f"{path}, case {n}" + (f" ({raw['name']})" if isinstance(raw.get("name"), str) else "")
+        name = raw.get("name") if isinstance(raw.get("name"), str) else None
+        # Messages are for people: a newline or ESC in a name is shown escaped.
+        where = f"{path}, case {n}" + (f" ({escape_controls(clip(name, 80))})" if name else "")
         try:
-            out.append(_case(raw, shared, base, where, n, max_size))
+            out.append(_case(raw, shared, base, where, n, max_size, allow_any_path))
         except InputError as exc:
             exc.message = f"{where}: {exc.message}" if not exc.message.startswith(path) \
                 else exc.message
-            exc.case_name = raw.get("name") if isinstance(raw.get("name"), str) else f"case {n}"
+            exc.case_name = name if name is not None else f"case {n}"
             out.append(exc)
     return out, shared
+
+
+def _formula_file(base: Path, given: str, max_size: int | None, allow_any_path: bool) -> str:
+    """The formula in a case's ``file``: relative to the spec, inside its directory.
+
+    An untrusted spec must not read ``/proc/self/environ`` or ``../../.ssh/id_rsa``
+    and show it in error messages or a JUnit report: a path that resolves
+    (symbolic links followed) outside the spec's directory is refused unless
+    --allow-any-path. Read up to --max-size bytes (``/dev/zero`` stops there).
+    """
+    from .files import read_limited
+    from .parser import DEFAULT_MAX_SIZE
+
+    shown = clip(given, 120)
+    if "\0" in given:
+        raise InputError(f"file = {clip(repr(given), 120)}: not a valid path")
+    target = (base / given).resolve()
+    if not allow_any_path and not target.is_relative_to(base):
+        raise InputError(f"file = {escape_controls(shown)!r} is outside the spec's directory "
+                         f"{escape_controls(clip(str(base), 120))}",
+                         hint="a spec reads formula files next to it; pass --allow-any-path "
+                              "to read this one")
+    limit = max_size or DEFAULT_MAX_SIZE
+    data = read_limited(str(target), limit, "formula file", "--max-size")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"file = {escape_controls(shown)!r} is not valid UTF-8 (byte "
+                         f"0x{data[exc.start]:02x} at offset {exc.start})") from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _unknown(table: dict, allowed: set, where: str) -> None:
@@ -476,27 +738,25 @@ def _unknown(table: dict, allowed: set, where: str) -> None:
                              hint="keys: " + ", ".join(sorted(allowed)))
 
 
-def _case(raw: dict, defaults: dict, base: Path, where: str, n: int, max_size) -> Case:
+def _case(raw: dict, defaults: dict, base: Path, where: str, n: int, max_size,
+          allow_any_path: bool = False) -> Case:
     _unknown(raw, _CASE_KEYS, where)
     get = lambda key: raw.get(key, defaults.get(key))  # noqa: E731
     if ("expr" in raw) == ("file" in raw):
         raise InputError("give the formula as expr = \"...\" or file = \"path\" (one of them)")
+    file = None
     if "expr" in raw:
         source = _typed(raw["expr"], str, "expr")
     else:
-        fpath = base / _typed(raw["file"], str, "file")
-        try:
-            source = fpath.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read {fpath}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{fpath} is not valid UTF-8") from None
+        file = _typed(raw["file"], str, "file")
+        source = _formula_file(base, file, max_size, allow_any_path)
     name = _typed(raw.get("name", f"case {n}"), str, "name")
     points = _points(raw.get("at"))
     samples = get("samples")
     if samples is not None:
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
             raise InputError(f"samples = {samples!r}: expected a positive whole number")
+        check_samples(samples, "samples =")
         if len(points) > 1:
             raise InputError("with samples, 'at' fixes some inputs: give one table, not a list")
     elif "at" not in raw:
@@ -550,7 +810,7 @@ def _case(raw: dict, defaults: dict, base: Path, where: str, n: int, max_size) -
                 settings=Settings(method, rtol, atol, step),
                 allow_kinks=bool(_typed(get("allow_kinks") or False, bool, "allow_kinks")),
                 nodes=bool(_typed(get("nodes") or False, bool, "nodes")),
-                max_size=max_size, origin=where)
+                max_size=max_size, origin=where, file=file)
 
 
 def _typed(v, kind, key):
@@ -576,39 +836,81 @@ def _points(at) -> list[dict[str, float]]:
 
 # ---------------------------------------------------------------- JUnit XML
 
-def junit(results: list[CaseResult], suite: str) -> bytes:
-    """A JUnit XML report: one testcase per case; failures carry the worst input."""
+def junit(results: list[CaseResult], suite: str, interrupted: bool = False) -> bytes:
+    """A JUnit XML report: one testcase per case; failures carry the worst input.
+
+    Every text and attribute is made legal XML 1.0 (``xml_text``): a control
+    character in a case name, a message or a formula would otherwise make the
+    whole report unreadable. A formula read from a file is named by its path,
+    not quoted. ``interrupted``: the run was stopped (Ctrl-C) after these
+    cases; a last testcase says so, as an error.
+    """
     import xml.etree.ElementTree as ET
 
     failures = sum(1 for r in results if r.error is None and not r.ok)
-    errors = sum(1 for r in results if r.error is not None)
+    errors = sum(1 for r in results if r.error is not None) + (1 if interrupted else 0)
+    tests = len(results) + (1 if interrupted else 0)
     total_time = sum(r.seconds for r in results)
-    root = ET.Element("testsuites", name="adiff check", tests=str(len(results)),
+    root = ET.Element("testsuites", name="adiff check", tests=str(tests),
                       failures=str(failures), errors=str(errors), time=f"{total_time:.3f}")
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)),
+    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(tests),
                        failures=str(failures), errors=str(errors), skipped="0",
                        time=f"{total_time:.3f}")
+    classname = f"adiff.check.{_classname(suite)}"
     for r in results:
         name = r.case.name or _short_source(r.case.source)
-        tc = ET.SubElement(ts, "testcase", classname=f"adiff.check.{_classname(suite)}",
-                           name=name, time=f"{r.seconds:.3f}")
+        tc = ET.SubElement(ts, "testcase", classname=classname, name=name,
+                           time=f"{r.seconds:.3f}")
         if r.error is not None:
             kind = "InputError" if isinstance(r.error, InputError) else "EvalError"
             el = ET.SubElement(tc, "error", message=r.error.message, type=kind)
             el.text = r.error.render()
         elif not r.ok:
-            failing = [p for p in r.points if not p["ok"]]
-            w = worst(failing)
+            failing = r.tally.kept
+            w = r.tally.worst()
             el = ET.SubElement(tc, "failure", message=failure_text(w), type=w["status"])
-            lines = [f"{len(failing)} of {len(r.points)} points failed"]
+            lines = [f"{r.tally.failing} of {r.count} points failed"]
             lines += [failure_text(x) for x in _failing_inputs(failing)[:20]]
             el.text = "\n".join(lines)
-        out = [f"expression: {_short_source(r.case.source, 500)}",
-               f"method: {r.case.settings.method}; points checked: {len(r.points)}; "
-               f"skipped (outside the domain): {len(r.skipped)}"]
+        if r.case.file is not None:
+            formula = f"file: {r.case.file}"
+        elif r.case.source:
+            formula = f"expression: {_short_source(r.case.source, 500)}"
+        else:
+            formula = "expression: (none: the case could not be read)"
+        out = [formula,
+               f"method: {r.case.settings.method}; points checked: {r.count}; "
+               f"skipped (outside the domain): {r.skipped_count}"]
         ET.SubElement(tc, "system-out").text = "\n".join(out)
+    if interrupted:
+        tc = ET.SubElement(ts, "testcase", classname=classname, name="interrupted", time="0.000")
+        el = ET.SubElement(tc, "error", message="the run was interrupted (Ctrl-C) before every "
+                                                "case was checked", type="Interrupted")
+        el.text = f"{len(results)} case(s) finished before the interruption; the report is " \
+                  "incomplete"
+    for el in root.iter():
+        el.text = xml_text(el.text)
+        for key, value in el.attrib.items():
+            el.attrib[key] = xml_text(value)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+#: Characters XML 1.0 does not allow (its Char production): C0 controls but
+#: tab, newline and carriage return; surrogates; U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_escape(match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def xml_text(text: str | None) -> str | None:
+    """``text`` with each character XML 1.0 cannot hold written as a visible escape (\\x07)."""
+    if text is None:
+        return None
+    return _NOT_XML.sub(_xml_escape, text)
 
 
 def _failing_inputs(points: list[dict]) -> list[dict]:

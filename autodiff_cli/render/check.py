@@ -37,11 +37,17 @@ _METHOD_TEXT = {
 
 def rows(doc: dict) -> list[dict]:
     """Every (point, input) of the document as a flat row."""
-    out = []
+    return list(iter_rows(doc))
+
+
+def iter_rows(doc: dict):
+    """The rows of ``rows``, one at a time (``doc["cases"]`` may be a one-pass stream)."""
     counter: dict[str, int] = {}
     for p in doc["cases"]:
         case = p.get("name", "-")
-        counter[case] = index = counter.get(case, 0) + 1
+        # kept points carry their number within the case (a table keeps a subset of them)
+        index = p.get("index") or counter.get(case, 0) + 1
+        counter[case] = index
         for name, status in p["status"].items():
             row = {"case": case, "point": index, "at": p["at"], "input": name,
                    "status": status, "gradient": p["gradient"][name],
@@ -52,8 +58,7 @@ def rows(doc: dict) -> list[dict]:
             if "expected" in p and name in p["expected"]:
                 row["expected"] = p["expected"][name]
                 row["expect_abs_error"] = p["expect_abs_error"][name]
-            out.append(row)
-    return out
+            yield row
 
 
 def _rank(row: dict):
@@ -80,13 +85,15 @@ _PLAIN_COLUMNS = ("case", "point", "input", "status", "gradient", "numeric", "ab
 
 
 def plain(doc: dict, **_options) -> None:
-    """Tab-separated rows, one per (point, input); lines starting with '#' are comments."""
-    out = ["# " + "\t".join(_PLAIN_COLUMNS)]
-    for row in ordered(doc):
-        out.append("\t".join(_plain_field(row.get(c, "")) for c in _PLAIN_COLUMNS))
-    out.append(f"# ok\t{'true' if doc['ok'] else 'false'}")
-    out.append(f"# skipped\t{doc['skipped']}")
-    sys.stdout.write("\n".join(out) + "\n")
+    """Tab-separated rows, one per (point, input), in point order; lines starting with '#'
+    are comments. Rows are written as they come, so memory does not grow with the points
+    (``doc["ok"]`` and ``doc["skipped"]`` are read after the last one)."""
+    write = sys.stdout.write
+    write("# " + "\t".join(_PLAIN_COLUMNS) + "\n")
+    for row in iter_rows(doc):
+        write("\t".join(_plain_field(row.get(c, "")) for c in _PLAIN_COLUMNS) + "\n")
+    write(f"# ok\t{'true' if doc['ok'] else 'false'}\n")
+    write(f"# skipped\t{doc['skipped']}\n")
 
 
 def _plain_field(v) -> str:
@@ -123,16 +130,20 @@ def table(doc: dict, **_options) -> None:
     if "suite" in doc:
         _suite_table(doc).print(out)
     all_rows = ordered(doc)
+    summary = doc["summary"]
+    total_rows = None
     title = "Check"
     if "suite" in doc:  # the suite table has the passing cases; show the failing rows
         all_rows = [r for r in all_rows if r["status"] != "ok"]
-    elif len(all_rows) > SUMMARY_ROWS:
+    elif summary["gradients"] > SUMMARY_ROWS:
         failing = [r for r in all_rows if r["status"] != "ok"]
         if failing:
-            title = f"Check: the {len(failing):,} failing of {len(all_rows):,} rows, worst first"
+            title = (f"Check: the {summary['gradients'] - summary['ok']:,} failing of "
+                     f"{summary['gradients']:,} rows, worst first")
             all_rows = failing
+            total_rows = summary["gradients"] - summary["ok"]
         else:
-            title = (f"Check: the worst point of each input ({len(doc['cases']):,} points; "
+            title = (f"Check: the worst point of each input ({summary['points']:,} points; "
                      "--format json has them all)")
             all_rows = _worst_per_input(all_rows)
     if all_rows:
@@ -145,8 +156,10 @@ def table(doc: dict, **_options) -> None:
         out.print(Text(f"{_where(doc, row)}: {message(row['note'])}", style="dim"))
     if len(noted) > _NOTES:
         note(out, f"{len(noted) - _NOTES} more notes: use --format json")
-    if len(all_rows) > TABLE_ROWS:
-        note(out, f"{len(all_rows) - TABLE_ROWS:,} more rows not shown: use --format json")
+    # the rows of the run in the category shown, not only those the document kept
+    hidden = (len(all_rows) if total_rows is None else total_rows) - len(shown)
+    if hidden > 0:
+        note(out, f"{hidden:,} more rows not shown: use --format json")
     for p in doc["cases"]:
         if "nodes" in p:
             _nodes(out, doc, p)
@@ -158,7 +171,7 @@ def table(doc: dict, **_options) -> None:
 
 
 def _where(doc, row) -> str:
-    where = f"{safe(row['input'])} at point {row['point']}" if len(doc["cases"]) > 1 \
+    where = f"{safe(row['input'])} at point {row['point']}" if doc["summary"]["points"] > 1 \
         else safe(row["input"])
     return f"{safe(row['case'])}: {where}" if "suite" in doc else where
 
@@ -172,7 +185,7 @@ def _check_grid(doc: dict, shown: list[dict], digits: int, title: str):
     from .table import KEY, LIST, NUM, TEXT, Grid
 
     expected = any("expected" in r for r in shown)
-    several = len(doc["cases"]) > 1
+    several = doc["summary"]["points"] > 1
     headers = (["case"] if "suite" in doc else []) + (["#", "point"] if several else []) \
         + ["input", "reverse mode", "numeric"] + (["expected"] if expected else []) \
         + ["abs err", "rel err", "tolerance", "status"]
