@@ -13,9 +13,27 @@ differences serve as the independent check. The small Python API:
 
 __version__ = "0.1.0"
 
-from .engine import Evaluation, backward, evaluate, forward  # noqa: E402
-from .errors import AdiffError, EvalError, InputError  # noqa: E402
-from .parser import parse  # noqa: E402
+# The API is imported on first use (PEP 562), so that importing a submodule,
+# such as the command's entry point ``autodiff_cli.__main__``, costs nothing:
+# the entry point sets up Ctrl-C handling before anything heavy is imported.
+_API = {"parse": "parser", "evaluate": "engine", "forward": "engine", "backward": "engine",
+        "Evaluation": "engine", "AdiffError": "errors", "InputError": "errors",
+        "EvalError": "errors"}
 
 __all__ = ["parse", "evaluate", "forward", "backward", "Evaluation",
            "AdiffError", "InputError", "EvalError", "__version__"]
+
+
+def __getattr__(name):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_API))

@@ -146,7 +146,7 @@ def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, sa
         from .cli_data import check_data
 
         report.suite = "adiff check --data"
-        result, data_entry = check_data(read_formula(expr, file), parse_bindings(at), loaded,
+        result, data_entry = check_data(read_formula(expr, file, max_size), parse_bindings(at), loaded,
                                         None if wrt is None else _names(wrt), settings,
                                         allow_kinks, max_size, expr, file)
         run.results.append(result)
@@ -171,7 +171,7 @@ def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, sa
         raise InputError("--range needs --samples N")
     if seed is not None and samples is None:
         raise InputError("--seed needs --samples N")
-    source = read_formula(expr, file)
+    source = read_formula(expr, file, max_size)
     fixed = parse_bindings(at)
     case = Case(source=source, points=[fixed], samples=samples,
                 seed=0 if seed is None else seed, ranges=parse_ranges(ranges),

@@ -17,8 +17,18 @@ import os
 
 import click
 
-from .cli import FormulaCommand, Problem, _warn_kinks, cli, data_options, data_settings, formula_options, warn
-from .errors import InputError
+from .cli import (
+    FormulaCommand,
+    Problem,
+    _warn_kinks,
+    cli,
+    data_options,
+    data_settings,
+    formula_options,
+    note,
+    warn,
+)
+from .errors import InputError, escape_controls
 from .render import emit, num
 from .render.json_doc import Stream
 
@@ -26,7 +36,13 @@ GRAPH_FORMATS = ("tree", "dot", "mermaid", "json")
 #: Files ``-o`` draws with Graphviz; other suffixes get the text of a format.
 PICTURES = ("svg", "png", "pdf")
 _FORMAT_OF_SUFFIX = {"dot": "dot", "gv": "dot", "mmd": "mermaid", "mermaid": "mermaid",
-                     "json": "json"}
+                     "json": "json", "txt": "tree"}
+KNOWN_SUFFIXES = (".svg, .png, .pdf (a picture drawn by Graphviz's dot), .dot or .gv (DOT), "
+                  ".mmd or .mermaid (Mermaid), .json, .txt (the tree)")
+#: Seconds ``dot`` may take for ``-o picture`` before it is stopped (--dot-timeout).
+DOT_TIMEOUT = 60.0
+#: Above this many nodes, ``-o picture`` says first that dot may take a while.
+DOT_BIG = 2_000
 _SUFFIX_OF_FORMAT = {"dot": "dot", "mermaid": "mmd", "json": "json", "tree": "txt"}
 #: Rows per section of the trace table by default (the first and the last ones).
 TRACE_ROWS = 60
@@ -73,10 +89,34 @@ def _head(graph, ev, expanded: bool) -> dict:
     return doc
 
 
+class NodeStream(Stream):
+    """The nodes of a graph document: streamed (JSON, DOT, Mermaid), or looked up one
+    at a time, so the tree view builds only the nodes it prints."""
+
+    def __init__(self, graph, ev):
+        super().__init__(_node(graph, ev, i) for i in range(len(graph)))
+        self._graph, self._ev = graph, ev
+
+    def __len__(self) -> int:
+        return len(self._graph)
+
+    def node(self, k: int) -> dict:
+        return _node(self._graph, self._ev, k)
+
+    def position(self, node_id: str) -> int:
+        return int(node_id[1:])
+
+    def inputs(self, k: int):
+        return self._graph.inputs[k]
+
+    def all_inputs(self):
+        return self._graph.inputs
+
+
 def graph_document(graph, ev=None, expanded: bool = False) -> dict:
     """Nodes and edges; with an evaluation, values, local gradients and gradients too."""
     doc = _head(graph, ev, expanded)
-    doc["nodes"] = Stream(_node(graph, ev, i) for i in range(len(graph)))
+    doc["nodes"] = NodeStream(graph, ev)
     doc["edges"] = Stream(_edges(graph, ev))
     return doc
 
@@ -164,60 +204,133 @@ def _rows(spec: str | None, fmt: str):
 
 # ---------------------------------------------------------------- adiff graph
 
-def _draw(text: str, path: str, suffix: str) -> None:
-    """Run Graphviz's dot to write a picture; exit 2 when it is not installed."""
+def _target(path: str):
+    """A writer for ``-o path``: atomic (a temporary file beside it, renamed when complete),
+    except for an existing device or pipe (/dev/stdout, a FIFO), which is written in place."""
+    import contextlib
+    import stat
+
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path)
+    except (OSError, ValueError):
+        special = False
+    if special:
+        return contextlib.closing(open(path, "wb"))
+    from .files import atomic_write
+
+    return atomic_write(path, "wb")
+
+
+def _cannot_write(path: str, exc: OSError) -> InputError:
+    return InputError(f"cannot write {escape_controls(path)}: {exc.strerror or exc}")
+
+
+def _draw(text: str, path: str, suffix: str, timeout: float, nodes: int) -> None:
+    """Run Graphviz's dot to write a picture; exit 2 when it is not installed or fails.
+
+    dot writes to its stdout, which is the temporary file beside ``path``: the
+    path never reaches dot's command line (a path like "-x.svg" is no option),
+    and ``path`` is replaced only by a complete picture.
+    """
     import shutil
     import subprocess
 
+    shown = escape_controls(path)
     program = shutil.which("dot")
     if program is None:
         raise InputError(
-            f"cannot write {path}: a .{suffix} picture is drawn by Graphviz's `dot` program, "
+            f"cannot write {shown}: a .{suffix} picture is drawn by Graphviz's `dot` program, "
             "which is not installed",
             hint="install Graphviz (apt install graphviz, dnf install graphviz, "
                  "brew install graphviz, or https://graphviz.org/download/), or write the DOT "
                  "text instead: --format dot -o graph.dot")
+    if nodes > DOT_BIG:
+        note(f"drawing {nodes:,} nodes with Graphviz's dot may take a while "
+             f"(it is stopped after {timeout:g} s; --dot-timeout changes that)")
     try:
-        done = subprocess.run([program, f"-T{suffix}", "-o", path], input=text.encode("utf-8"),
-                              capture_output=True, timeout=600)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise InputError(f"cannot write {path}: running dot failed ({exc})") from None
-    message = done.stderr.decode("utf-8", "replace").strip()
-    if done.returncode != 0:
-        raise InputError(f"cannot write {path}: dot exited with status {done.returncode}"
-                         + (f": {message}" if message else ""))
+        with _target(path) as fh:
+            try:
+                done = subprocess.run([program, f"-T{suffix}"], input=text.encode("utf-8"),
+                                      stdout=fh, stderr=subprocess.PIPE, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise InputError(f"cannot write {shown}: dot did not finish within {timeout:g} s",
+                                 hint="raise the limit with --dot-timeout SECONDS, or write the "
+                                      "DOT text (--format dot -o graph.dot) and draw it "
+                                      "yourself") from None
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise InputError(f"cannot write {shown}: running dot failed ({exc})") from None
+            message = done.stderr.decode("utf-8", "replace").strip()
+            if done.returncode != 0:
+                raise InputError(f"cannot write {shown}: dot exited with status {done.returncode}"
+                                 + (f": {message}" if message else ""))
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     for line in message.splitlines():
         warn(f"dot: {line}")
 
 
 def _write(path: str, fmt: str, doc: dict, depth: int) -> None:
+    import io
+
     from .render import graph as render
 
     try:
-        with open(path, "w", encoding="utf-8") as fh:
-            if fmt == "json":
-                from .render.json_doc import write
+        with _target(path) as raw:
+            fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            try:
+                if fmt == "json":
+                    from .render.json_doc import write
 
-                write(doc, out=fh)
-            elif fmt == "tree":
-                render.tree(doc, depth=depth, file=fh)
-            else:
-                fh.write(render.dot_text(doc) if fmt == "dot" else render.mermaid_text(doc))
+                    write(doc, out=fh)
+                elif fmt == "tree":
+                    render.tree(doc, depth=depth, file=fh)
+                else:
+                    lines = render.dot_lines(doc) if fmt == "dot" else render.mermaid_lines(doc)
+                    for line in lines:
+                        fh.write(line + "\n")
+                fh.flush()
+            finally:
+                fh.detach()
     except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
+
+
+def _output_kind(output: str, fmt: str, explicit: bool) -> tuple[str, str]:
+    """("picture", suffix) or ("text", format) for ``-o output``; unknown suffixes are errors."""
+    suffix = os.path.splitext(output)[1][1:].lower()
+    shown = escape_controls(output)
+    if suffix in PICTURES:
+        if explicit and fmt != "dot":
+            raise InputError(f"-o {shown}: a .{suffix} file is drawn by Graphviz from DOT, "
+                             f"so it cannot hold --format {fmt}",
+                             hint="drop --format, or write a text file (e.g. -o graph."
+                                  f"{_SUFFIX_OF_FORMAT[fmt]})")
+        return "picture", suffix
+    if explicit:
+        return "text", fmt
+    if suffix not in _FORMAT_OF_SUFFIX:
+        what = f"a .{escape_controls(suffix)} file" if suffix else "a file without a suffix"
+        raise InputError(f"-o {shown}: adiff cannot write {what}",
+                         hint="the suffix says what to write: " + KNOWN_SUFFIXES
+                              + "; or name the format with --format")
+    return "text", _FORMAT_OF_SUFFIX[suffix]
 
 
 @cli.command(cls=FormulaCommand)
 @formula_options(formats=GRAPH_FORMATS, default="tree")
 @click.option("-o", "--output", "output", metavar="FILE",
               help="Write to FILE instead of stdout; .svg, .png and .pdf are drawn with "
-                   "Graphviz's dot (the format follows the suffix: .dot, .mmd, .json).")
+                   "Graphviz's dot (the format follows the suffix: .dot, .gv, .mmd, .json, "
+                   ".txt for the tree).")
+@click.option("--dot-timeout", "dot_timeout", type=click.FloatRange(0, min_open=True),
+              default=DOT_TIMEOUT, show_default=True, metavar="SECONDS",
+              help="With -o picture: stop Graphviz's dot after this long.")
 @click.option("--expand", is_flag=True, help=_EXPAND_HELP)
 @click.option("--depth", type=click.IntRange(1), metavar="N",
               help="Tree levels shown below the output; deeper ones are folded "
                    "(default: as many as fit the width, 20 at 120 columns).")
 @click.pass_context
-def graph(ctx, expr, file, at, fmt, max_size, output, expand, depth):
+def graph(ctx, expr, file, at, fmt, max_size, output, dot_timeout, expand, depth):
     """The computational graph of EXPR: nodes are ops, edges are values.
 
     With --at, every node carries its value and the gradient of the output
@@ -233,25 +346,21 @@ def graph(ctx, expr, file, at, fmt, max_size, output, expand, depth):
     """
     from click.core import ParameterSource
 
+    kind = None
+    if output is not None:
+        explicit = ctx.get_parameter_source("fmt") not in (ParameterSource.DEFAULT, None)
+        kind, what = _output_kind(output, fmt, explicit)
     problem, g = _problem(expr, file, at, max_size, expand)
     ev = _evaluate(g, problem.at) if at else None
     doc = graph_document(g, ev, expand)
     if output is None:
         emit("graph", doc, fmt, depth=depth)
-        return 0
-    explicit = ctx.get_parameter_source("fmt") not in (ParameterSource.DEFAULT, None)
-    suffix = os.path.splitext(output)[1][1:].lower()
-    if suffix in PICTURES:
-        if explicit and fmt != "dot":
-            raise InputError(f"-o {output}: a .{suffix} file is drawn by Graphviz from DOT, "
-                             f"so it cannot hold --format {fmt}",
-                             hint="drop --format, or write a text file (e.g. -o graph."
-                                  f"{_SUFFIX_OF_FORMAT[fmt]})")
+    elif kind == "picture":
         from .render.graph import dot_text
 
-        _draw(dot_text(doc), output, suffix)
+        _draw(dot_text(doc), output, what, dot_timeout, len(g))
     else:
-        _write(output, fmt if explicit else _FORMAT_OF_SUFFIX.get(suffix, "tree"), doc, depth)
+        _write(output, what, doc, depth)
     return 0
 
 

@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 
-from .errors import InputError, clip
+from .errors import InputError, clip, escape_controls
 
 
 def _human(n: int) -> str:
@@ -44,7 +44,7 @@ def read_limited(path: str, limit: int, what: str = "input", option: str = "--ma
     Errors are ``InputError`` naming the path (clipped) and, for a file that is
     too big, the option that raises the limit.
     """
-    shown = "standard input" if path == "-" else clip(path, 120)
+    shown = "standard input" if path == "-" else escape_controls(clip(path, 120))
     if path == "-":
         stream = getattr(sys.stdin, "buffer", None)
         data = _read_at_most(stream, limit) if stream is not None \
@@ -60,7 +60,8 @@ def read_limited(path: str, limit: int, what: str = "input", option: str = "--ma
         except PermissionError:
             raise InputError(f"cannot read {shown}: permission denied") from None
         except ValueError:  # e.g. a NUL byte in the path
-            raise InputError(f"cannot read {clip(repr(path), 120)}: not a valid path") from None
+            raise InputError(f"cannot read {escape_controls(clip(repr(path), 120))}: not a valid "
+                             "path") from None
         except OSError as exc:
             raise InputError(f"cannot read {shown}: {exc.strerror or exc}") from None
     if len(data) > limit:
@@ -75,8 +76,19 @@ def atomic_write(path: str, mode: str = "w", encoding: str | None = "utf-8"):
 
     On any exception (a full disk, Ctrl-C, a closed pipe) the temporary file is
     removed and ``path`` keeps whatever it held before. ``mode`` is "w" or "wb".
+    A target that exists and is not a regular file (``/dev/null``, a FIFO, a
+    terminal) is written in place: renaming over it would replace the device.
     """
     target = os.path.abspath(path)
+    try:
+        special = os.path.exists(target) and not os.path.isfile(target)
+    except (OSError, ValueError):
+        special = False
+    if special:
+        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": ""}
+        with open(target, mode, **kwargs) as fh:
+            yield fh
+        return
     directory = os.path.dirname(target) or "."
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp",
                                dir=directory)

@@ -29,7 +29,7 @@ def test_wheel_ships_the_grammar_and_the_entry_point(wheel):
         assert "autodiff_cli/grammar/adiff.lark" in names
         shipped = zf.read("autodiff_cli/grammar/adiff.lark").decode("utf-8")
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-        assert "adiff = autodiff_cli.cli:main" in zf.read(entry_points).decode()
+        assert "adiff = autodiff_cli.__main__:main" in zf.read(entry_points).decode()
     assert shipped == (ROOT / "grammar" / "adiff.lark").read_text(encoding="utf-8")
     assert not any(n.startswith(("tests/", "samples/")) for n in names)
 

@@ -3,55 +3,100 @@
 All three read the same document (see ``cli_graph.graph_document``): nodes
 with their op, label, formula text and, when evaluated, value, local
 gradients and gradient of the output; edges from each input to its consumer.
-DOT and Mermaid are plain strings (no Rich). Every walk is a loop: the tree
-is built with an explicit stack, shows a shared node's inputs once (later
-uses point back to it) and folds levels deeper than ``depth``.
+DOT and Mermaid are plain strings (no Rich), written line by line. Every walk
+is a loop: the tree is built with an explicit stack, shows a shared node's
+inputs once (later uses point back to it), folds levels deeper than
+``depth`` and stops after TREE_NODES nodes; it looks up only the nodes it
+prints, so its memory does not grow with the graph.
+
+User text (names, formula text) is shown with control characters escaped;
+a stream whose encoding cannot hold a character gets ASCII symbols in the
+tree and character references in DOT (``&#952;``) and Mermaid (``#952;``),
+which both tools turn back into the character.
 """
 
 from __future__ import annotations
 
+import codecs
 import sys
+from array import array
 
+from ..errors import escape_controls
 from . import format_number
 
 #: Tree levels shown by default: as many as leave this many columns for the labels
 #: (each level indents by 4), but at least MIN_DEPTH.
 LABEL_ROOM = 40
 MIN_DEPTH = 8
+#: Nodes the tree shows at most (a terminal view; DOT and JSON hold any graph).
+TREE_NODES = 10_000
 _TEXT_SHOWN = 48  # characters of a node's formula shown in DOT/Mermaid labels
 _CAPTION_SHOWN = 100
 
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+_UNICODE = {"more": "…", "fold": "⋯", "up": "↑", "d": "∂"}
+_ASCII = {"more": "...", "fold": "...", "up": "^", "d": "d"}
 
 
-def _index(nodes: list[dict]) -> dict[str, int]:
-    return {n["id"]: k for k, n in enumerate(nodes)}
+def _is_utf(encoding: str | None) -> bool:
+    try:
+        return codecs.lookup(encoding or "utf-8").name.startswith("utf")
+    except LookupError:
+        return False
+
+
+def _symbols(encoding: str | None) -> dict[str, str]:
+    """The tree's symbols: Unicode when ``encoding`` holds them (and box drawing), else ASCII."""
+    try:
+        "".join(_UNICODE.values()).encode(encoding or "utf-8")
+        "├──│└".encode(encoding or "utf-8")
+        return _UNICODE
+    except (UnicodeEncodeError, LookupError):
+        return _ASCII
+
+
+def _clip(text: str, limit: int, more: str = "…") -> str:
+    """``text`` on one line, control characters escaped, cut to ``limit`` characters.
+
+    Only the first few times ``limit`` characters are looked at, so a
+    megabyte formula costs no more than a short one.
+    """
+    head = text[:4 * limit + 16]
+    short = escape_controls(" ".join(head.split()))
+    if len(short) > limit or len(head) < len(text):
+        short = short[:limit - len(more)] + more
+    return short
 
 
 def _role(node: dict) -> str:
     return {"var": "input", "const": "constant"}.get(node["op"], "operation")
 
 
-def _at_text(doc: dict) -> str:
-    return ", ".join(f"{k} = {format_number(v)}" for k, v in doc.get("at", {}).items())
+def _at_text(doc: dict, limit: int | None = None) -> str:
+    """"x = 1, y = 2"; with ``limit``, only the bindings that fit in about that many characters."""
+    parts, size = [], 0
+    for k, v in doc.get("at", {}).items():
+        part = f"{k} = {format_number(v)}"
+        parts.append(part)
+        size += len(part) + 2
+        if limit is not None and size > 4 * limit:
+            parts.append("...")  # cut by the caller's _clip anyway
+            break
+    return ", ".join(parts)
 
 
-def _caption(doc: dict) -> str:
+def _caption(doc: dict, d: str = "∂") -> str:
     parts = [f"f = {_clip(doc['formula'], _CAPTION_SHOWN)}"]
     if "at" in doc:
-        at = _at_text(doc)
+        at = _at_text(doc, _CAPTION_SHOWN)
         parts.append(f"at {_clip(at, _CAPTION_SHOWN)}" if at else "")
-        parts.append("edge labels: local gradient ∂node/∂input; grad = ∂f/∂node")
+        parts.append(f"edge labels: local gradient {d}node/{d}input; grad = {d}f/{d}node")
     return "\n".join(p for p in parts if p)
 
 
 def _label_lines(node: dict) -> list[str]:
-    """Lines of a node's label in DOT and Mermaid."""
+    """Lines of a node's label in DOT and Mermaid (user text with control characters escaped)."""
     role = _role(node)
-    name = node["label"]
+    name = escape_controls(node["label"])
     if role == "constant":
         return [name]
     if role == "input":
@@ -63,6 +108,33 @@ def _label_lines(node: dict) -> list[str]:
         lines.append(f"= {format_number(node['value'])}")
         lines.append(f"grad {format_number(node['grad'])}")
     return lines
+
+
+def _write_lines(lines, reference) -> None:
+    """Lines to stdout; characters its encoding cannot hold become ``reference(code)``."""
+    out = sys.stdout
+    write = out.write
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    if _is_utf(encoding):
+        for line in lines:
+            write(line + "\n")
+        return
+    for line in lines:
+        try:
+            line.encode(encoding)
+        except UnicodeEncodeError:
+            line = "".join(ch if _encodes(ch, encoding) else reference(ord(ch)) for ch in line)
+        except LookupError:
+            pass
+        write(line + "\n")
+
+
+def _encodes(ch: str, encoding: str) -> bool:
+    try:
+        ch.encode(encoding)
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 # ---------------------------------------------------------------- Graphviz DOT
@@ -78,7 +150,9 @@ _DOT_OUTPUT = 'shape=ellipse, style=filled, fillcolor="#fef3c7", color="#b45309"
 
 
 def _dot_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    """A DOT string: control characters escaped, then backslashes and quotes, so that
+    nothing in user text is read as DOT syntax or as one of dot's \\n, \\N, ... escapes."""
+    return '"' + escape_controls(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _dot_label(lines: list[str]) -> str:
@@ -111,9 +185,7 @@ def dot_text(doc: dict) -> str:
 
 
 def dot(doc: dict, **_options) -> None:
-    write = sys.stdout.write
-    for line in dot_lines(doc):
-        write(line + "\n")
+    _write_lines(dot_lines(doc), lambda code: f"&#{code};")
 
 
 # ---------------------------------------------------------------- Mermaid
@@ -130,9 +202,10 @@ _MERMAID_CLASSES = (
 
 
 def _mermaid_escape(text: str) -> str:
-    # Entity codes keep quotes and angle brackets from ending the label early.
-    return (text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;")
-            .replace(">", "#gt;").replace("\n", " "))
+    # Entity codes keep quotes and angle brackets from ending the label early;
+    # control characters are escaped (a newline would end the statement).
+    return (escape_controls(text).replace("#", "#35;").replace('"', "#quot;")
+            .replace("<", "#lt;").replace(">", "#gt;"))
 
 
 def mermaid_lines(doc: dict):
@@ -161,14 +234,42 @@ def mermaid_text(doc: dict) -> str:
 
 
 def mermaid(doc: dict, **_options) -> None:
-    write = sys.stdout.write
-    for line in mermaid_lines(doc):
-        write(line + "\n")
+    _write_lines(mermaid_lines(doc), lambda code: f"#{code};")
 
 
 # ---------------------------------------------------------------- the tree
 
-def _tree_label(node: dict, parent: dict | None, position: int, shared: bool):
+class _ListNodes:
+    """Random access to a document's nodes given as a list (``cli_graph.NodeStream``
+    offers the same methods without building the list)."""
+
+    def __init__(self, nodes):
+        self.items = nodes if isinstance(nodes, list) else list(nodes)
+        self._index = {n["id"]: k for k, n in enumerate(self.items)}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def node(self, k: int) -> dict:
+        return self.items[k]
+
+    def position(self, node_id: str) -> int:
+        return self._index[node_id]
+
+    def all_inputs(self):
+        index = self._index
+        return ([index[j] for j in n["inputs"]] for n in self.items)
+
+    def inputs(self, k: int):
+        return [self._index[j] for j in self.items[k]["inputs"]]
+
+
+def _view(nodes):
+    return nodes if hasattr(nodes, "node") else _ListNodes(nodes.items)
+
+
+def _tree_label(node: dict, parent: dict | None, position: int, shared: bool,
+                symbols: dict = _UNICODE):
     """'n16 = 1/n15 = 0.997527   grad -1.00248   local 1.00248' (local: ∂parent/∂node)."""
     from rich.text import Text
 
@@ -177,15 +278,15 @@ def _tree_label(node: dict, parent: dict | None, position: int, shared: bool):
     role = _role(node)
     if node["label"] and role != "constant":
         label.append(" ")
-        label.append(node["label"], style="bold")
+        label.append(escape_controls(node["label"]), style="bold")
     if role == "operation":
         label.append(" = ")
-        label.append(node["text"], style="cyan")
+        label.append(escape_controls(node["text"]), style="cyan")
         if node.get("fused"):
             label.append(" (fused)", style="dim")
     elif role == "constant":
         label.append(" = ")
-        label.append(node["label"])
+        label.append(escape_controls(node["label"]))
         label.append(" (constant)", style="dim")
     else:
         label.append(" (input)", style="dim")
@@ -198,7 +299,7 @@ def _tree_label(node: dict, parent: dict | None, position: int, shared: bool):
         label.append("   local ", style="dim")
         label.append(format_number(parent["local"][position]), style="magenta")
     if shared:
-        label.append("   ↑ see above", style="yellow")
+        label.append(f"   {symbols['up']} see above", style="yellow")
     return label
 
 
@@ -207,47 +308,72 @@ def auto_depth(width: int) -> int:
     return max(MIN_DEPTH, (width - LABEL_ROOM) // 4)
 
 
-def _heights(inputs: list[list[int]]) -> list[int]:
-    """Longest path from each node down to a leaf (a loop: ids are topological)."""
-    height = [0] * len(inputs)
-    for i, ins in enumerate(inputs):
-        if ins:
-            height[i] = 1 + max(height[j] for j in ins)
-    return height
+class _Heights:
+    """Longest path from each node down to a leaf, computed on first use (a loop
+    over the graph: ids are topological; 8 bytes a node)."""
+
+    def __init__(self, view):
+        self._view = view
+        self._height = None
+
+    def __getitem__(self, k: int) -> int:
+        if self._height is None:
+            height = array("q", bytes(8 * len(self._view)))
+            for i, ins in enumerate(self._view.all_inputs()):
+                if ins:
+                    top = 0
+                    for j in ins:
+                        h = height[j]
+                        if h > top:
+                            top = h
+                    height[i] = top + 1
+            self._height = height
+        return self._height[k]
 
 
-def build_tree(nodes: list[dict], output: str, depth: int):
-    """(rich Tree, folded subtrees, back references) for the output and what it depends on."""
+def build_tree(nodes, output: str, depth: int, symbols: dict = _UNICODE,
+               limit: int = TREE_NODES, heights=None):
+    """(rich Tree, folded subtrees, back references, stopped) for the output and what it
+    depends on. ``nodes`` is a list of node dicts or a ``NodeStream``; only the nodes
+    shown are looked up, and at most ``limit`` of them."""
     from rich.text import Text
     from rich.tree import Tree
 
-    index = _index(nodes)
-    inputs = [[index[j] for j in n["inputs"]] for n in nodes]
-    height = _heights(inputs)
-    expanded = [False] * len(nodes)
+    view = nodes if hasattr(nodes, "node") else _ListNodes(nodes)
+    height = heights or _Heights(view)
+    expanded: set[int] = set()
     root = None
-    folded = referenced = 0
-    stack = [(index[output], None, 0, None, 0)]
+    folded = referenced = shown = 0
+    stopped = False
+    stack = [(view.position(output), None, 0, None, 0)]
     while stack:
         i, parent_tree, level, parent, position = stack.pop()
-        node = nodes[i]
-        ins = inputs[i]
-        shared = bool(ins) and expanded[i]
-        label = _tree_label(node, nodes[parent] if parent is not None else None, position, shared)
+        if shown >= limit:
+            parent_tree.add(Text(f"{symbols['fold']} the tree stops here: it shows at most "
+                                 f"{limit:,} nodes (--format dot or json holds the whole graph)",
+                                 style="yellow"))
+            stopped = True
+            break
+        node = view.node(i)
+        ins = view.inputs(i)
+        shared = bool(ins) and i in expanded
+        label = _tree_label(node, parent, position, shared, symbols)
         tree = Tree(label, guide_style="dim") if parent_tree is None else parent_tree.add(label)
+        shown += 1
         root = root or tree
         referenced += shared
         if not ins or shared:
             continue
         if level >= depth:
             folded += 1
-            tree.add(Text(f"⋯ {height[i]:,} more level{'s' if height[i] != 1 else ''} below "
-                          f"{node['id']} (use --depth to show more)", style="yellow"))
+            below = height[i]
+            tree.add(Text(f"{symbols['fold']} {below:,} more level{'s' if below != 1 else ''} "
+                          f"below {node['id']} (use --depth to show more)", style="yellow"))
             continue
-        expanded[i] = True
+        expanded.add(i)
         for k in range(len(ins) - 1, -1, -1):
-            stack.append((ins[k], tree, level + 1, i, k))
-    return root, folded, referenced
+            stack.append((ins[k], tree, level + 1, node, k))
+    return root, folded, referenced, stopped
 
 
 def tree(doc: dict, depth: int | None = None, file=None, **_options) -> None:
@@ -264,16 +390,15 @@ def tree(doc: dict, depth: int | None = None, file=None, **_options) -> None:
 
     out = console() if file is None else Console(file=file, width=120, no_color=True,
                                                   highlight=False, soft_wrap=False)
-    nodes = doc["nodes"].items
-    nodes = nodes if isinstance(nodes, list) else list(nodes)
+    symbols = _symbols(out.encoding)
+    view = _view(doc["nodes"])
+    heights = _Heights(view)
     notes = []
     fit = auto_depth(out.width)
     if depth is None:
         depth = fit
     elif depth > fit:
-        index = _index(nodes)
-        tallest = _heights([[index[j] for j in n["inputs"]] for n in nodes])[index[doc["output"]]]
-        needed = min(depth, tallest)
+        needed = min(depth, heights[view.position(doc["output"])])
         if needed > fit and out.is_terminal:
             notes.append(f"--depth {depth} does not fit {out.width} columns: {fit} levels shown "
                          "(widen the terminal, or pipe the output)")
@@ -282,23 +407,25 @@ def tree(doc: dict, depth: int | None = None, file=None, **_options) -> None:
             out.width = 4 * needed + 2 * LABEL_ROOM
     heading = Text()
     heading.append("f = ", style="bold")
-    heading.append(_clip(doc["formula"], 200))
+    heading.append(_clip(doc["formula"], 200, symbols["more"]))
     out.print(heading)
     if "value" in doc:
         line = Text()
         line.append("value ", style="bold")
         line.append(format_number(doc["value"], 10), style="bold green")
-        at = _at_text(doc)
+        at = _at_text(doc, 400)
         if at:
-            line.append(f"   at {_clip(at, 400)}")
+            line.append(f"   at {_clip(at, 400, symbols['more'])}")
         out.print(line)
-    root, folded, referenced = build_tree(nodes, doc["output"], depth)
+    root, folded, referenced, stopped = build_tree(view, doc["output"], depth, symbols,
+                                                   heights=heights)
     out.print(root)
-    legend = ["↑ marks a value used again: its inputs are shown where it first appears"] \
-        if referenced else []
+    legend = [f"{symbols['up']} marks a value used again: its inputs are shown where it first "
+              "appears"] if referenced else []
     if "value" in doc:
-        legend.insert(0, "grad = ∂f/∂node; local = ∂(node above)/∂node, the local gradient "
-                         "along that edge")
+        d = symbols["d"]
+        legend.insert(0, f"grad = {d}f/{d}node; local = {d}(node above)/{d}node, the local "
+                         "gradient along that edge")
     if folded:
         legend.append(f"{folded:,} subtree{'s' if folded != 1 else ''} deeper than {depth} "
                       "levels folded (--depth N shows more)")
