@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,32 @@ ROOT = Path(__file__).resolve().parent.parent
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 settings.register_profile("slow", deadline=None, max_examples=2000)
 settings.load_profile("ci")
+
+
+#: Programs the README's set-up commands do not install, and what each adds to the tests.
+#: A test that needs one skips, with this reason, when it is missing (README, Development).
+EXTERNAL_PROGRAMS = {
+    "dot": "Graphviz's dot, which draws `adiff graph -o` pictures (.svg, .png, .pdf)",
+    "cc": "a C compiler, which compiles the C code adiff generates",
+}
+#: ``-o`` suffixes that are drawn by Graphviz's dot.
+PICTURE_SUFFIXES = (".svg", ".png", ".pdf")
+
+
+def require_program(name: str) -> None:
+    """Skip the calling test, with the reason, when ``name`` is not on PATH."""
+    if shutil.which(name) is None:
+        pytest.skip(f"needs {EXTERNAL_PROGRAMS[name]}; `{name}` is not installed")
+
+
+def programs_needed(argv) -> list[str]:
+    """External programs an adiff command line needs: ``-o x.svg`` needs dot."""
+    argv = list(argv)
+    needed = []
+    for k, arg in enumerate(argv[:-1]):
+        if arg in ("-o", "--output") and argv[k + 1].lower().endswith(PICTURE_SUFFIXES):
+            needed.append("dot")
+    return needed
 
 
 class Result:

@@ -11,7 +11,7 @@ import pytest
 from autodiff_cli.cli import cli
 from autodiff_cli.ops import FUNCTIONS
 
-from .conftest import ROOT, invoke
+from .conftest import ROOT, invoke, programs_needed, require_program
 
 cli.list_commands(None)  # imports the modules that register the other commands
 
@@ -44,6 +44,8 @@ def _run_shell_line(command: str):
         k = argv.index("<")
         stdin = (ROOT / argv[k + 1]).read_text(encoding="utf-8")
         argv = argv[:k] + argv[k + 2:]
+    for program in programs_needed(argv):
+        require_program(program)
     return invoke(*argv, input=stdin, env={"COLUMNS": "100"})
 
 
@@ -90,9 +92,6 @@ def test_readme_inline_example_runs(command, tmp_path, monkeypatch):
     shutil.copytree(ROOT / "samples", tmp_path / "samples")
     (tmp_path / "docs").mkdir()
     monkeypatch.chdir(tmp_path)
-    if " -o " in command and command.rstrip().endswith((".svg", ".png", ".pdf")) \
-            and shutil.which("dot") is None:
-        pytest.skip("Graphviz dot is not installed")
     result = _run_shell_line(command)
     assert result.code == 0, result
     assert result.stdout or " -o " in command, result
@@ -180,6 +179,8 @@ def test_help_example_runs(command, tmp_path, monkeypatch):
         result = _run_shell_line(command)
     else:  # "echo x | adiff ..." examples: feed the echoed text on stdin
         text, _, rest = command.partition(" | ")
+        for program in programs_needed(shlex.split(rest)):
+            require_program(program)
         result = invoke(*shlex.split(rest)[1:], input=shlex.split(text)[1] + "\n")
     assert result.code == 0, result
 
