@@ -13,11 +13,10 @@ import unicodedata
 
 from .errors import InputError
 from .ops import CONSTANTS, FUNCTIONS
-from .syntax import name_regex
+from .syntax import IGNORABLE, char_label, name_regex, show_invisible
 
 _NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _VALUE = re.compile(rf"([+-]?)(?:({_NUMBER})|(pi|e))", re.ASCII)
-
 
 
 def parse_value(name: str, text: str) -> float:
@@ -39,12 +38,17 @@ def parse_bindings(specs: tuple[str, ...] | list[str]) -> dict[str, float]:
     """Parse repeated ``--at`` options; each is a comma-separated list of name=value."""
     at: dict[str, float] = {}
     for spec in specs:
+        offset = 0
         for item in spec.split(","):
+            item_start, offset = offset, offset + len(item) + 1
             if not item.strip():
                 if spec.strip():
                     continue  # tolerate "x=1," and "x=1,,y=2"
                 raise InputError("--at needs name=value pairs, e.g. --at x=1,y=2")
             name, eq, text = item.partition("=")
+            invisible = IGNORABLE.search(name)
+            if invisible:
+                _invisible_in_name(spec, item, item_start + invisible.start(), name.strip())
             name = name.strip()
             if not name.isascii():
                 name = unicodedata.normalize("NFC", name)
@@ -64,3 +68,11 @@ def parse_bindings(specs: tuple[str, ...] | list[str]) -> dict[str, float]:
                 raise InputError(f"--at: {name} is bound twice")
             at[name] = parse_value(name, text)
     return at
+
+
+def _invisible_in_name(spec: str, item: str, pos: int, name: str):
+    """A name holding a character that shows as nothing: it would print like another name."""
+    raise InputError(f"--at {show_invisible(item.strip())}: invisible character {char_label(spec[pos])} "
+                     f"in the name '{show_invisible(name)}'", source=spec, span=(pos, pos + 1),
+                     hint="names may not contain invisible characters (two different names would "
+                          "look the same): delete it")

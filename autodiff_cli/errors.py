@@ -86,12 +86,19 @@ def line_col(source: str, pos: int) -> tuple[int, int]:
 _WINDOW = 72  # characters of a long line shown around the caret
 
 
+#: Invisible letters (category Lo, one column wide, so not caught below): two Hangul fillers.
+#: (The wide fillers U+115F and U+3164 become "?" with the other wide characters.)
+_INVISIBLE_LETTERS = frozenset("\u1160\uffa0")
+
+
 def _printable(ch: str) -> str:
     # One display column per character so the caret lines up: control and
     # format characters (NUL, bidi overrides, ...) and combining marks are
     # shown as a visible placeholder.
     if ch == "\t":
         return " "
+    if ch in _INVISIBLE_LETTERS:
+        return "\N{REPLACEMENT CHARACTER}"
     cat = unicodedata.category(ch)
     if cat[0] == "C" or cat[0] == "M" or unicodedata.east_asian_width(ch) in ("W", "F"):
         return "\N{REPLACEMENT CHARACTER}" if cat[0] == "C" else "?"

@@ -24,6 +24,7 @@ from . import ops as _ops
 from .errors import InputError, caret_block, clip, line_col
 from .graph import Graph
 from .ops import CONSTANTS, FUNCTIONS, OPS
+from .syntax import char_label
 
 _VAR = OPS["var"]
 _CONST = OPS["const"]
@@ -162,7 +163,8 @@ class _Builder:
         start, end = tok.start_pos, rpar.end_pos
         if name not in FUNCTIONS:
             near = suggest(name, FUNCTIONS)
-            hint = f"did you mean {near}?" if near else "see `adiff --help` for the functions"
+            hint = f"did you mean {near}?{lookalike_note(name, near)}" if near else \
+                "see `adiff --help` for the functions"
             raise self._error(f"unknown function {clip(name)!r}", start, tok.end_pos, hint)
         op = _ops.lookup(name, len(args))
         if op is None:
@@ -223,13 +225,71 @@ def _expected(names, parser) -> str:
     return ", ".join(words)
 
 
-def _missing_operator_hint(source: str, pos: int, token_text: str) -> str | None:
-    """'2x' -> 'write 2*x'; 'sin x' -> 'write sin(x)'."""
-    before = source[:pos].rstrip()
-    m = re.search(r"((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|\w+|\))$", before)
-    if not m:
+#: The operand just before an offset: a number, a name or ')'. Searched in a window of
+#: the source, not all of it: ``$``-anchored searches retry at every start (quadratic).
+_OPERAND = re.compile(r"((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|\w+|\))$")
+_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_SEPARATED = re.compile(r"[0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9_]+)?")  # 1_000_000.5
+_WINDOW = 200
+_BASES = {"x": (16, "hexadecimal", "[0-9a-fA-F]+"), "o": (8, "octal", "[0-7]+"),
+          "b": (2, "binary", "[01]+")}
+_SUPERSCRIPT = {"\u2070": "0", "\u00b9": "1", "\u00b2": "2", "\u00b3": "3", "\u2074": "4",
+                "\u2075": "5", "\u2076": "6", "\u2077": "7", "\u2078": "8", "\u2079": "9",
+                "\u207a": "+", "\u207b": "-"}
+_UNSUPERSCRIPT = str.maketrans(_SUPERSCRIPT)
+
+
+def _operand_before(source: str, pos: int, strip: bool = True) -> tuple[str, int] | None:
+    """The operand ending just before ``pos`` (after blanks, if ``strip``) and its start."""
+    lo = max(0, pos - _WINDOW)
+    before = source[lo:pos]
+    if strip:
+        before = before.rstrip()
+    m = _OPERAND.search(before)
+    if m is None or (m.start() == 0 and lo > 0):  # none, or longer than the window
         return None
-    prev = m.group(1)
+    return m.group(1), lo + m.start()
+
+
+def _number_hint(prev: str, start: int, source: str, pos: int, token: str) -> str | None:
+    """A token glued to the number literal ``prev``: ``0x10``, ``1_000``, ``1e``, ``1.5.2``."""
+    if prev == "0" and token[:1].lower() in _BASES:
+        base, what, digits = _BASES[token[0].lower()]
+        if re.fullmatch(digits, token[1:]):
+            value = int(token[1:], base) if len(token) <= 13 else None
+            return f"{what} literals are not supported; " + \
+                (f"write {value}" if value is not None else "write the number in decimal")
+    if token.startswith("_") and re.fullmatch(r"[0-9_]*[0-9][0-9_]*", token):
+        literal = _SEPARATED.match(source, start).group().rstrip("_")
+        plain = literal.replace("_", "")
+        if len(literal) <= 40 and _NUMBER.fullmatch(plain):
+            return f"digit separators are not supported; write {plain}"
+        return "digit separators are not supported; write the number without _"
+    has_exponent = "e" in prev or "E" in prev
+    if token in ("e", "E") and not has_exponent:
+        sign = source[pos + 1:pos + 2]
+        sign = sign if sign in ("+", "-") else ""
+        times = f"{prev}*e for Euler's number" if token == "e" else f"{prev}*E to multiply by E"
+        return f"write {prev}{token}{sign}3 for an exponent or {times}"
+    if token.startswith(".") and _NUMBER.fullmatch(token):
+        return "an exponent is a whole number" if has_exponent else "a number has at most one decimal point"
+    return None
+
+
+def _missing_operator_hint(source: str, pos: int, token_text: str) -> str | None:
+    """'2x' -> 'write 2*x'; 'sin x' -> 'write sin(x)'; '0x10' -> 'write 16'."""
+    found = _operand_before(source, pos)
+    if found is None:
+        return None
+    prev, start = found
+    glued = start + len(prev) == pos
+    if glued and _NUMBER.fullmatch(prev) and not (start and (source[start - 1].isalnum()
+                                                             or source[start - 1] in "._")):
+        hint = _number_hint(prev, start, source, pos, token_text)
+        if hint:
+            return hint
+    if len(token_text) > 40 or len(prev) > 40:
+        return f"there is no implicit multiplication: insert * before {_short(token_text)!r}"
     if prev in FUNCTIONS and re.fullmatch(r"\w+", token_text or ""):
         return f"to call a function use parentheses: write {prev}({token_text})"
     if prev == ")" or token_text == "(":
@@ -237,24 +297,82 @@ def _missing_operator_hint(source: str, pos: int, token_text: str) -> str | None
     return f"there is no implicit multiplication: write {prev}*{token_text}"
 
 
+def _superscript_hint(source: str, pos: int) -> str:
+    """'x²' -> 'write x^2'."""
+    end = pos
+    while end < len(source) and end - pos < 40 and source[end] in _SUPERSCRIPT:
+        end += 1
+    exponent = source[pos:end].translate(_UNSUPERSCRIPT)
+    base = None
+    found = _operand_before(source, pos, strip=False)
+    if found and found[0] != ")":
+        base = found[0]
+    elif found:  # '(x+1)²', 'sin(x)²': the group, and the function called on it
+        depth, i = 0, pos - 1
+        while i >= max(0, pos - 40):
+            depth += {")": 1, "(": -1}.get(source[i], 0)
+            if depth == 0:
+                name = _operand_before(source, i, strip=False)
+                if name and name[0] != ")" and not _NUMBER.fullmatch(name[0]):
+                    i = name[1]
+                base = source[i:pos]
+                break
+            i -= 1
+    if base and len(base) <= 40 and "\n" not in base and re.fullmatch(r"[+-]?[0-9]+", exponent):
+        return f"superscripts are not powers here: write {base}^{exponent}"
+    return "superscripts are not powers here: write the exponent after ^, as in x^2"
+
+
+def lookalike_note(typed: str, near: str) -> str:
+    """For a "did you mean" that would print like what was typed (``ѕin`` with a Cyrillic
+    ѕ, and ``sin``): which character differs. Empty when the two look different."""
+    if len(typed) != len(near) or typed == near:
+        return ""
+    for a, b in zip(typed, near):
+        if a != b:
+            if a.isascii() and b.isascii():
+                return ""
+            return f" ({a!r} in {clip(typed)} is {char_label(a)}, not {b!r})"
+    return ""
+
+
 def _syntax_error(exc, source: str, parser) -> InputError:
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    from .syntax import IGNORABLE, name_regex, show_invisible
 
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream
         ch = source[pos] if pos < len(source) else ""
-        shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
+        invisible = bool(IGNORABLE.match(ch))
+        shown = repr(ch) if ch.isprintable() and not invisible else f"U+{ord(ch):04X}"
         line, col = line_col(source, pos)
         hint = None
-        if ch == "=":
+        what = f"unexpected character {shown}"
+        if invisible:
+            after = pos + 1
+            while after < len(source) and after - pos < 64 and IGNORABLE.match(source, after):
+                after += 1
+            before = re.search(f"(?:{name_regex().pattern})$", source[max(0, pos - 64):pos])
+            follows = after < len(source) and name_regex().fullmatch("a" + source[after])
+            if (follows and (before or name_regex().match(source[after]))
+                    or unicodedata.category(ch) == "Lo"):  # the Hangul fillers pass for letters
+                # in a name, or just before one: say which character it is, as the name cannot
+                rest = name_regex().match("a" + source[after:after + 64]).group()[1:] if follows else ""
+                word = (before.group() if before else "") + source[pos:after] + rest
+                what = f"invisible character {char_label(ch)} in the name '{show_invisible(word)}'"
+                hint = ("names may not contain invisible characters (two different names would "
+                        "look the same): delete it")
+        elif ch in _SUPERSCRIPT:
+            hint = _superscript_hint(source, pos)
+        elif ch == "=":
             hint = "an assignment is `name = expression`, one per statement"
         elif ch in "[]{}":
             hint = "group with parentheses ( )"
         elif ch == ",":
             hint = "commas separate function arguments; separate statements with ; or a newline"
-        return InputError(
-            f"syntax error at line {line}, column {col}: unexpected character {shown}",
-            source=source, span=(pos, pos + 1), hint=hint)
+        return InputError(f"syntax error at line {line}, column {col}: {what}",
+                          source=source, span=(pos, pos + 1), hint=hint)
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         at_end = tok.type == "$END"
@@ -300,7 +418,7 @@ def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | Non
     if not source.isascii():
         # One spelling per name: "é" typed as e + U+0301 is the same name as "é".
         source = unicodedata.normalize("NFC", source)
-    from .syntax import Fallback, fast_parser
+    from .syntax import Fallback, distrust_tables, fast_parser
 
     fast = fast_parser(_BUILDER)  # None if Lark's internals are not as expected
     _BUILDER.begin(source)
@@ -313,6 +431,12 @@ def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | Non
             try:
                 results = fast.parse(source)
             except Fallback:  # a syntax error: let Lark find and describe it
+                _BUILDER.begin(source)
+                results = _lark_parse(source)
+            except (InputError, MemoryError):
+                raise
+            except Exception:  # noqa: BLE001 - a table that passed its checks and still broke
+                distrust_tables()
                 _BUILDER.begin(source)
                 results = _lark_parse(source)
     finally:
