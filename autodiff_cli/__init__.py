@@ -30,9 +30,21 @@ def __getattr__(name):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
+    _install_compiler()
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
+
+
+def _install_compiler() -> None:
+    """Register the calculus's rule compiler with the op table (``ops.set_compiler``).
+
+    The op table may not import the calculus (it is the layer below); this front door
+    may. Importing ``autodiff_cli.calculus`` registers it; the API above and the engine
+    do, and the op table calls this when an op is used before anything did. Not done at
+    import time: ``python -m autodiff_cli`` takes over Ctrl-C before importing anything.
+    """
+    from . import calculus  # noqa: F401 - registers on import
 
 
 def __dir__():

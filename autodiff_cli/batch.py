@@ -9,6 +9,11 @@ forms of the op table), the engine sums the per-row gradients into the shared
 parameters (``engine.backward_array``), and the chunks' sums are added up, so
 memory is bounded by the chunk size, not the file.
 
+A pass gives a ``Totals``: the summed value and gradient, and (when asked)
+what the documents show of every node and edge -- the same fields a point's
+evaluation has, where a node whose value differs row by row has its sum over
+the rows. ``documents`` builds the JSON of both alike.
+
 Imported only in data mode: it imports NumPy, which plain ``adiff grad``
 never loads.
 """
@@ -20,21 +25,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .calculus.steps import Step, backward_steps
 from .dataset import DataFile
 from .engine import array_kinks, backward_array, evaluate, forward_array
 from .errors import EvalError, InputError, clip, escape_controls
 from .graph import Graph
 from .numeric import EPS, NotAnalytic, OutOfDomain, Settings, judge
-from .render import num
-from .render.json_doc import Stream
-from .render.progress import PROGRESS_DELAY, StderrProgress
 
 REDUCES = ("sum", "mean")
 #: --per-example lists every row; it is meant for small files.
 PER_EXAMPLE_ROWS = 1000
 #: adiff trace --data lists each row's loss and gradient up to this many rows.
 TRACE_EXAMPLE_ROWS = 1000
-#: Seconds a pass must last before the progress bar appears (stderr terminals only).
 
 
 # ---------------------------------------------------------------- the problem
@@ -110,18 +112,51 @@ class Setup:
 
 @dataclass
 class Totals:
-    """One pass over the data: the reduced value and gradients, and what the documents show."""
+    """One pass over the data: the reduced value and gradients, and what the documents show.
 
+    Read like a point's evaluation (``engine.Evaluation``): ``at``, ``value``,
+    ``gradient``, and per node ``values``, ``local``, ``grads``, plus ``varies``
+    (node i differs row by row: its value is the sum over the rows, its local
+    gradients are per row, None here) and the kinks with their rows.
+    """
+
+    setup: Setup | None = None
     rows: int = 0
     value: float = 0.0
     gradient: dict = field(default_factory=dict)  # parameter -> dL/dparameter
     grads: list = field(default_factory=list)  # node -> summed gradient (None: no gradient)
     values: list = field(default_factory=list)  # node -> its value, or its sum over the rows
     local: list = field(default_factory=list)  # node -> local gradients, None when per row
-    edges: dict = field(default_factory=dict)  # (node, input position) -> summed contribution
-    kinks: dict = field(default_factory=dict)  # node -> [rows, first row text]
+    # (node, input position) -> the contribution summed over the rows, in the engine's order
+    edges: dict = field(default_factory=dict)
+    kink_rows: dict = field(default_factory=dict)  # node -> [rows, first row text]
     examples: dict | None = None
     noise: float = 0.0
+
+    @property
+    def at(self) -> dict[str, float]:
+        """The parameters' values, in the formula's order."""
+        setup = self.setup
+        return {name: setup.at[name] for name in setup.params}
+
+    @property
+    def varies(self) -> list[bool]:
+        return self.setup.varies
+
+    @property
+    def kinks(self) -> list[int]:
+        """The nodes at their kink in some row, in id order."""
+        return sorted(self.kink_rows)
+
+    def steps(self):
+        """The backward steps (``calculus.steps.Step``), each summed over the rows, in the
+        engine's order: upstream is the node's summed gradient, local is None where it is
+        per row, contribution the edge's summed contribution (a pass with ``edges``)."""
+        inputs, grads, local, varies = self.setup.graph.inputs, self.grads, self.local, \
+            self.setup.varies
+        for (i, k), contribution in self.edges.items():
+            yield Step(i, k, inputs[i][k], grads[i], None if varies[i] else local[i][k],
+                       contribution)
 
 
 def _refuse_constant_columns(graph: Graph, data: DataFile) -> None:
@@ -171,7 +206,7 @@ def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example
     out = graph.output
     n = len(graph)
     variables = graph.variables
-    t = Totals(grads=[0.0 if needs[i] else None for i in range(n)], values=[0.0] * n,
+    t = Totals(setup, grads=[0.0 if needs[i] else None for i in range(n)], values=[0.0] * n,
                local=[None] * n)
     value_parts: list[float] = []
     grad_parts: dict[str, list[float]] = {name: [] for name in setup.params}
@@ -186,7 +221,7 @@ def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example
         locals_ = forward_array(graph, values, np, varies, needs,
                                 lambda r, c=chunk: setup.row_text(c, r))
         for i, count, first in array_kinks(graph, values, np, varies):
-            entry = t.kinks.setdefault(i, [0, setup.row_text(chunk, first)])
+            entry = t.kink_rows.setdefault(i, [0, setup.row_text(chunk, first)])
             entry[0] += rows if count < 0 else count
         grads = backward_array(graph, locals_, np, varies, needs, rows)
         for name in setup.wrt:
@@ -242,21 +277,25 @@ def _accumulate(setup, t: Totals, values, locals_, grads, rows, details, edges, 
     def total(x):
         return float(x.sum()) if isinstance(x, np.ndarray) else x * rows
 
-    for i in range(len(inputs)):
-        v, g = values[i], grads[i]
-        if details:
-            t.values[i] = t.values[i] + total(v) if varies[i] else v
-            if needs[i]:
-                t.grads[i] += total(g) if varies[i] else g
-            if inputs[i]:
-                t.local[i] = None if varies[i] else locals_[i]
-        if noise and needs[i]:
-            t.noise += EPS * (total(np.abs(g * v)) if varies[i] else abs(g * v))
-        if edges and inputs[i] and needs[i]:
-            for k, j in enumerate(inputs[i]):
-                if needs[j]:
-                    c = g * locals_[i][k]  # a shared node's g is already summed over the rows
-                    t.edges[(i, k)] = t.edges.get((i, k), 0.0) + (total(c) if varies[i] else c)
+    if details or noise:
+        for i in range(len(inputs)):
+            v, g = values[i], grads[i]
+            if details:
+                t.values[i] = t.values[i] + total(v) if varies[i] else v
+                if needs[i]:
+                    t.grads[i] += total(g) if varies[i] else g
+                if inputs[i]:
+                    t.local[i] = None if varies[i] else locals_[i]
+            if noise and needs[i]:
+                t.noise += EPS * (total(np.abs(g * v)) if varies[i] else abs(g * v))
+    if edges:
+        # The engine's steps over this chunk; a shared node's upstream is already summed
+        # over the rows, a varying node's contributions are per row and are summed here.
+        summed = t.edges
+        for step in backward_steps(setup.graph, locals_, grads, needs):
+            key = (step.node, step.position)
+            c = step.contribution
+            summed[key] = summed.get(key, 0.0) + (total(c) if varies[step.node] else c)
 
 
 def _examples(setup, ex, chunk, values, locals_) -> None:
@@ -361,9 +400,9 @@ class SummedFunction:
 
 
 def kinked_params(setup: Setup, totals: Totals) -> set[str]:
-    from .report import kinked_inputs
-
-    return kinked_inputs(setup.graph, list(totals.kinks)) & set(setup.params)
+    """The parameters that feed a node sitting on its kink in some row."""
+    marks = setup.graph.ancestors(totals.kink_rows)
+    return {name for name in setup.params if marks[setup.graph.variables[name]]}
 
 
 def check_gradient(setup: Setup, totals: Totals, names: list[str], settings: Settings,
@@ -378,125 +417,3 @@ def check_gradient(setup: Setup, totals: Totals, names: list[str], settings: Set
         if progress:
             progress()
     return out
-
-
-def fd_cost(setup: Setup, rows: int, names: list[str]) -> int:
-    """Node evaluations of a central-difference column: 2 × parameters × nodes × rows."""
-    return 2 * len(names) * len(setup.graph) * rows
-
-
-# ---------------------------------------------------------------- progress
-
-class RowProgress(StderrProgress):
-    """Rows processed, as a progress bar on stderr (see render.progress)."""
-
-    def __init__(self, data: DataFile, stream=None, delay: float = PROGRESS_DELAY):
-        super().__init__(data.shown, data.size, "rows", stream, delay)
-        self.data = data
-
-    def __call__(self, rows: int) -> None:
-        self.update(getattr(self.data, "bytes_read", None), rows=rows)
-
-
-# ---------------------------------------------------------------- documents
-
-def data_entry(setup: Setup, totals: Totals) -> dict:
-    return {"file": setup.data.name, "rows": totals.rows, "columns": list(setup.columns),
-            "delimiter": setup.data.delimiter, "reduce": setup.reduce}
-
-
-def node_entry(setup: Setup, totals: Totals, i: int) -> dict:
-    graph = setup.graph
-    varies = setup.varies[i]
-    local = totals.local[i]
-    return {
-        "id": f"n{i}",
-        "op": graph.ops[i].name,
-        "label": graph.labels[i],
-        "inputs": [f"n{j}" for j in graph.inputs[i]],
-        "varies": varies,
-        "value": num(totals.values[i]),
-        "local": None if varies and graph.inputs[i] else [num(x) for x in (local or ())],
-        "grad": num(totals.grads[i]),
-        "span": [graph.starts[i], graph.ends[i]],
-    }
-
-
-def kink_entries(setup: Setup, totals: Totals) -> list[dict]:
-    ops = setup.graph.ops
-    return [{"node": f"n{i}", "op": ops[i].name, "convention": ops[i].convention, "rows": count,
-             "first": first} for i, (count, first) in sorted(totals.kinks.items())]
-
-
-def example_entries(setup: Setup, totals: Totals):
-    ex = totals.examples
-    for k in range(len(ex["value"])):
-        yield {"row": int(ex["first"][k]) + 1, "line": int(ex["line"][k]),
-               "data": {c: float(ex["data"][c][k]) for c in setup.columns},
-               "value": num(float(ex["value"][k])),
-               "gradient": {name: num(float(ex["gradient"][name][k])) for name in setup.wrt}}
-
-
-def grad_document(setup: Setup, totals: Totals, estimates, skipped, with_nodes: bool = True,
-                  examples: bool = False) -> dict:
-    from .report import check_entry
-
-    graph = setup.graph
-    doc = {
-        "expression": graph.source,
-        "data": data_entry(setup, totals),
-        "at": {name: setup.at[name] for name in setup.params},
-        "value": num(totals.value),
-        "gradient": {name: num(totals.gradient[name]) for name in setup.wrt},
-    }
-    if with_nodes:
-        doc["nodes"] = Stream(node_entry(setup, totals, i) for i in range(len(graph)))
-    doc["output"] = f"n{graph.output}"
-    doc["kinks"] = kink_entries(setup, totals)
-    doc["check"] = check_entry(estimates, skipped)
-    if examples:
-        doc["examples"] = list(example_entries(setup, totals))
-    return doc
-
-
-def trace_document(setup: Setup, totals: Totals, expanded: bool) -> dict:
-    """The forward values (summed over the rows where they vary), the backward steps with
-    each edge's contribution summed over the rows, the summation step row by row, and
-    each value's summed contributions."""
-    from .printer import node_text, to_source
-
-    graph = setup.graph
-    requires, inputs, ops = setup.needs, graph.inputs, graph.ops
-    doc = {"expression": graph.source, "formula": to_source(graph, "; "), "expanded": expanded,
-           "data": data_entry(setup, totals),
-           "at": {name: setup.at[name] for name in setup.params},
-           "value": num(totals.value), "output": f"n{graph.output}"}
-    doc["forward"] = Stream(
-        {"node": f"n{i}", "op": ops[i].name, "label": graph.labels[i], "text": node_text(graph, i),
-         "inputs": [f"n{j}" for j in inputs[i]], "varies": setup.varies[i],
-         "value": num(totals.values[i])} for i in range(len(graph)))
-    steps = []
-    received: dict[int, list] = {}
-    for i in range(graph.output, -1, -1):
-        ins = inputs[i]
-        if not ins or not requires[i]:
-            continue
-        for k, j in enumerate(ins):
-            if not requires[j]:
-                continue
-            contribution = totals.edges[(i, k)]
-            summed = setup.varies[i] and not setup.varies[j]
-            local = None if setup.varies[i] else totals.local[i][k]
-            steps.append({"node": f"n{i}", "op": ops[i].name, "to": f"n{j}",
-                          "upstream": num(totals.grads[i]), "local": num(local),
-                          "contribution": num(contribution), "per_row": setup.varies[i],
-                          "summation": summed})
-            received.setdefault(j, []).append({"from": f"n{i}", "value": num(contribution),
-                                               "summation": summed})
-    doc["steps"] = Stream(iter(steps))
-    doc["sums"] = [{"node": f"n{j}", "label": graph.labels[j], "grad": num(totals.grads[j]),
-                    "contributions": received[j]} for j in sorted(received, reverse=True)]
-    if totals.examples is not None:
-        doc["examples"] = list(example_entries(setup, totals))
-    doc["gradient"] = {name: num(totals.gradient[name]) for name in setup.wrt}
-    return doc

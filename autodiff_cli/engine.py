@@ -16,6 +16,7 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from . import calculus  # noqa: F401 - registers the op table's rule compiler
 from .errors import EvalError, InputError, clip
 from .graph import Graph
 
@@ -106,15 +107,16 @@ def bind(graph: Graph, at: dict[str, float]) -> list[float]:
             values[i] = float(v)
     if missing:
         name, i = missing[0]
-        from .parser import suggest
+        from .parser import lookalike_note, suggest
 
         others = [n for n in at if n not in graph.variables]
         near = suggest(name, others)
         names = ", ".join(clip(n) for n, _ in missing[:10])
         if len(missing) > 10:
             names += f" and {len(missing) - 10:,} more"
-        hint = f"--at binds {clip(near)!r}: did you mean {clip(name)}?" if near else \
-            f"bind it with --at {clip(name)}=..."
+        # a look-alike (Cyrillic х for x) prints like the name it is not: say which it is
+        hint = f"--at binds {clip(near)!r}: did you mean {clip(name)}?{lookalike_note(name, near)}" \
+            if near else f"bind it with --at {clip(name)}=..."
         plural = "s" if len(missing) > 1 else ""
         raise InputError(f"no value for the variable{plural} {names}", source=graph.source,
                          span=(graph.starts[i], graph.ends[i]), hint=hint)

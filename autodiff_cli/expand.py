@@ -7,16 +7,16 @@ such node by the template's nodes, with the template's inputs ``a``, ``b``
 wired to the fused node's inputs. ``logsumexp`` takes any number of
 arguments, so it is built directly as ``log(exp(a1) + exp(a2) + ...)``.
 
-Templates are parsed once, on first use (never while another formula is
-being parsed: the parser's builder is shared). The rewrite is one loop over
-the nodes in creation order, so the result is again in topological order;
-new nodes carry the fused node's span, and the template's output node
-inherits the fused node's label (``p = sigmoid(z)`` keeps the name ``p``).
+Templates are parsed once, on first use. The rewrite is one loop over the
+nodes in creation order, so the result is again in topological order; new
+nodes carry the fused node's span, and the template's output node inherits
+the fused node's label (``p = sigmoid(z)`` keeps the name ``p``). Nodes no
+longer used (a template may ignore an input) are pruned (``graph.pruned``).
 """
 
 from __future__ import annotations
 
-from .graph import Graph
+from .graph import Graph, pruned
 from .ops import OPS, Op
 
 #: Variadic ops expanded by a builder rather than a template.
@@ -122,33 +122,8 @@ def expand(graph: Graph) -> Graph:
             new_id[i] = b.const(graph.consts[i], graph.labels[i], span)
         else:
             new_id[i] = b.node(op, args, graph.labels[i], span)
-    return _pruned(graph.source, b, new_id[graph.output])
-
-
-def _pruned(source: str, b: _Builder, output: int) -> Graph:
-    """The graph of the nodes the output depends on (a template may ignore an input)."""
-    n = len(b.ops)
-    keep = [False] * n
-    keep[output] = True
-    for i in range(n - 1, -1, -1):
-        if keep[i]:
-            for j in b.inputs[i]:
-                keep[j] = True
-    if all(keep):
-        return Graph(source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output)
-    new_id = [0] * n
-    ops, ins, labels, starts, ends, consts = [], [], [], [], [], {}
-    for i in range(n):
-        if keep[i]:
-            k = new_id[i] = len(ops)
-            ops.append(b.ops[i])
-            ins.append(tuple(new_id[j] for j in b.inputs[i]))
-            labels.append(b.labels[i])
-            starts.append(b.starts[i])
-            ends.append(b.ends[i])
-            if i in b.consts:
-                consts[k] = b.consts[i]
-    return Graph(source, ops, ins, labels, starts, ends, consts, new_id[output])
+    return pruned(graph.source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts,
+                  new_id[graph.output])
 
 
 __all__ = ["expand", "is_fused", "fused_ops", "template"]

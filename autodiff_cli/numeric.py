@@ -51,6 +51,12 @@ survives is a ``mismatch``. Without the complex step, a mismatch needs both
 Richardson estimates to agree with each other and not with reverse mode; when
 they cannot decide (their own error is not small against the disagreement)
 the status is ``inconclusive``.
+
+**Entry points.** ``check(ev, names, settings)`` judges each input of an
+evaluation the caller already has (``adiff grad``'s column, ``adiff check``'s
+points); ``check_nodes`` judges every intermediate node (``--per-node``) and
+names the culprit. Data mode judges the summed loss (``batch.check_gradient``)
+with the same ``judge``.
 """
 
 from __future__ import annotations
@@ -59,8 +65,8 @@ import math
 import sys
 from dataclasses import dataclass, field
 
+from .calculus.backends import _logsumexp
 from .graph import Graph
-from .ops import _logsumexp
 
 EPS = sys.float_info.epsilon
 CENTRAL_STEP = EPS ** (1.0 / 3.0)  # 6.06e-06
@@ -319,16 +325,17 @@ class Reevaluator:
 class _Logsumexp:
     """logsumexp(x1, ..., xn) when a few of its inputs change: O(changed), not O(n).
 
-    ``ops._logsumexp`` is m + log1p(fsum of exp(x - m) over all but the first
-    maximum), m = max(xs). While the maximum keeps its value, the terms of the
-    unchanged inputs are the same floats; ``partials`` is an exact expansion
+    The math backend's logsumexp (``calculus.backends._logsumexp``) is
+    m + log1p(fsum of exp(x - m) over all but the first maximum), m = max(xs).
+    While the maximum keeps its value, the terms of the unchanged inputs are
+    the same floats; ``partials`` is an exact expansion
     of the sum of all the point's terms (floats whose exact sum is that sum),
     so fsum(partials, minus the old terms, plus the new ones, minus the
     maximum's term exp(0) = 1) is the correctly rounded value of the same
     exact sum the full evaluation rounds: the same float, bit for bit. When
     the maximum moves, the full evaluation runs. The first ``_VERIFY``
     incremental values of a process are also evaluated in full and compared;
-    a difference (``ops._logsumexp`` rewritten) turns the shortcut off.
+    a difference (the backend's logsumexp rewritten) turns the shortcut off.
     """
 
     def __init__(self, ins: tuple[int, ...], values: list[float]):
@@ -878,29 +885,36 @@ def _estimate(name, ad, num: Numeric, rtol, atol, fn, ok, status, note, attempts
 
 # ---------------------------------------------------------------- whole points
 
-def affected_by(graph: Graph, kinks: list[int]) -> list[bool]:
-    """mark[i]: node i feeds (is an ancestor of, or is) a node sitting on its kink."""
-    mark = [False] * len(graph)
-    for k in kinks:
-        mark[k] = True
-    if kinks:
-        inputs = graph.inputs
-        for i in range(max(kinks), -1, -1):
-            if mark[i]:
-                for j in inputs[i]:
-                    mark[j] = True
-    return mark
+def check(ev, names: list[str], settings: Settings | None = None, *, refine: bool = True,
+          kink_estimates: bool = False, progress=None) -> list[Estimate]:
+    """The finite-difference check: judge d output / d input for each input in ``names``.
 
+    ``ev`` is the evaluation the caller already has (``engine.Evaluation``: graph,
+    values, local gradients, gradients, kinks): nothing is bound or evaluated again,
+    and each perturbation re-runs only the nodes above its input. ``settings``
+    (default: central differences and their tolerances) say how (see ``judge``).
 
-def check_inputs(graph: Graph, values, local, grads, kinks: list[int], names: list[str],
-                 settings: Settings, refine: bool = True, progress=None) -> list[Estimate]:
-    """Judge d output / d input for each input in ``names``."""
-    ev = Reevaluator(graph, values, local, grads)
-    kinked = affected_by(graph, kinks)
+    An input that feeds a node sitting exactly on its kink is not differentiable
+    there; its status is ``kink``. By default (``adiff check``) its estimate is
+    made for the record only; with ``kink_estimates`` (the column of ``adiff
+    grad``) it is made and re-examined as anywhere else, so the column shows the
+    best estimate beside the kink's status.
+    """
+    graph = ev.graph
+    settings = settings or Settings()
+    fns = Reevaluator(graph, ev.values, ev.local, ev.grads)
+    kinked = graph.ancestors(ev.kinks) if ev.kinks else None
     out = []
     for name in names:
         i = graph.variables[name]
-        out.append(judge(name, grads[i], ev.function(i), settings, kink=kinked[i], refine=refine))
+        at_kink = kinked is not None and bool(kinked[i])
+        e = judge(name, ev.grads[i], fns.function(i), settings,
+                  kink=at_kink and not kink_estimates, refine=refine)
+        if at_kink and kink_estimates:
+            e.note = "not differentiable at this point (kink)"
+            e.status = "kink"
+            e.ok = e.ok or None
+        out.append(e)
         if progress:
             progress()
     return out
@@ -911,17 +925,18 @@ def intermediate_nodes(graph: Graph) -> list[int]:
     return [i for i in range(len(graph)) if graph.inputs[i] and graph.requires[i]]
 
 
-def check_nodes(graph: Graph, values, local, grads, kinks: list[int], settings: Settings,
-                progress=None) -> tuple[list[Estimate], dict | None]:
-    """Judge d output / d node for every intermediate node; name the culprit of a mismatch."""
-    ev = Reevaluator(graph, values, local, grads)
-    kinked = affected_by(graph, kinks)
+def check_nodes(ev, settings: Settings, progress=None) -> tuple[list[Estimate], dict | None]:
+    """Judge d output / d node for every intermediate node of the evaluation ``ev`` (as
+    for ``check``); name the culprit of a mismatch."""
+    graph = ev.graph
+    fns = Reevaluator(graph, ev.values, ev.local, ev.grads)
+    kinked = graph.ancestors(ev.kinks)
     out = []
     for i in intermediate_nodes(graph):
-        out.append(judge(f"n{i}", grads[i], ev.function(i), settings, kink=kinked[i]))
+        out.append(judge(f"n{i}", ev.grads[i], fns.function(i), settings, kink=bool(kinked[i])))
         if progress:
             progress()
-    return out, culprit(graph, values, local, grads, out, settings)
+    return out, culprit(ev, out, settings)
 
 
 def local_derivative(op, args: list[float], pos: int) -> Numeric:
@@ -937,7 +952,7 @@ def local_derivative(op, args: list[float], pos: int) -> Numeric:
     return ridders(Reevaluator(g, vals).function(pos), step_for("richardson", args[pos]))
 
 
-def culprit(graph: Graph, values, local, grads, nodes: list[Estimate], settings: Settings):
+def culprit(ev, nodes: list[Estimate], settings: Settings):
     """Where a wrong gradient comes from: the local derivative that disagrees.
 
     The highest node whose gradient disagrees received it from its consumers,
@@ -947,6 +962,7 @@ def culprit(graph: Graph, values, local, grads, nodes: list[Estimate], settings:
     bad = [e.node for e in nodes if e.status == "mismatch"]
     if not bad:
         return None
+    graph, values, local = ev.graph, ev.values, ev.local
     k = max(bad)
     rtol, atol = settings.tolerances()
     for c in range(k + 1, len(graph)):
@@ -971,40 +987,3 @@ def culprit(graph: Graph, values, local, grads, nodes: list[Estimate], settings:
             "local": None, "numeric": None,
             "message": f"the gradient first disagrees at n{k} ({graph.ops[k].name}); the local "
                        "derivatives of its consumers agree with finite differences"}
-
-
-# ---------------------------------------------------------------- for `adiff grad`
-
-def difference(graph: Graph, at: dict[str, float], name: str) -> tuple[float | None, float, str]:
-    """(estimate, step, method) of d output / d ``name`` at ``at`` by central differences."""
-    from .engine import bind, forward
-
-    values = bind(graph, {**at})
-    forward(graph, values, local=False)
-    num = estimate(Reevaluator(graph, values).function(graph.variables[name]), "central")
-    return num.value, num.step, num.method
-
-
-def check(graph: Graph, at: dict[str, float], gradient: dict[str, float],
-          rtol: float = RTOL, atol: float = ATOL, kink_inputs: set[str] | None = None
-          ) -> list[Estimate]:
-    """Compare each reverse-mode partial in ``gradient`` with a finite difference.
-
-    The column ``adiff grad`` shows: central differences, re-examined as in
-    ``judge`` when they disagree; at a kink the status is ``kink``.
-    """
-    from .engine import bind, forward
-
-    values = bind(graph, {**at})
-    local, _ = forward(graph, values)
-    ev = Reevaluator(graph, values, local)
-    settings = Settings("central", rtol, atol)
-    out = []
-    for name, ad in gradient.items():
-        e = judge(name, ad, ev.function(graph.variables[name]), settings)
-        if kink_inputs and name in kink_inputs:
-            e.note = "not differentiable at this point (kink)"
-            e.status = "kink"
-            e.ok = None if not e.ok else e.ok
-        out.append(e)
-    return out

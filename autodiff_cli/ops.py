@@ -15,8 +15,14 @@ NumPy for ``--data``, cmath for the complex step, dual numbers for forward mode,
 expression nodes for symbolic derivatives. The interface the rest of adiff reads --
 ``op.value``, ``op.local``, ``op.kink``, ``op.cvalue``, ``op.array_value(np, ...)``,
 ``op.array_local(np, ...)``, ``op.array_kink(np, ...)`` -- is compiled from the row on
-first use (``calculus/rules.py``), once per op and backend. A primitive with no analytic
-version (erf, abs) makes ``cvalue`` None for every op whose value uses it, by itself.
+first use, once per op and backend, by the rule compiler registered with
+``set_compiler``. This module is the bottom of the stack and imports none of it: the
+compiler (``calculus/rules.py``) registers itself when ``autodiff_cli.calculus`` is
+imported, which the package's API and the engine do; an op used before that asks the
+package's front door (``autodiff_cli._install_compiler``) to import it, so
+``from autodiff_cli.ops import OPS; OPS["sin"].value`` works on its own too. A
+primitive with no analytic version (erf, abs) makes ``cvalue`` None for every op whose
+value uses it, by itself.
 
 Rules never raise for an ordinary point of the domain; a local derivative that does not
 exist comes back as ``inf``/``nan`` (or raises an arithmetic error), and the engine turns
@@ -35,13 +41,71 @@ n/(x·y) rounded once) -- and stable primitives (``sech``, ``sigmoid``, ``exp_ne
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .calculus.backends import _logsumexp  # noqa: F401 - numeric.py's logsumexp shortcut mirrors it
-from .calculus.rules import Rule, compiled, rule
 
-_NAN = math.nan
+class Rule:
+    """A hand-written rule, named in the table (``d=rule("pow")``); its code is
+    ``calculus.rules.HAND[name]``.
+
+    ``formulas`` optionally state what the rule computes at ordinary points (one per
+    input, as a formula): the graph backend uses them for symbolic derivatives, and
+    tests/test_rules.py holds the rule to them. ``each`` is the same for a variadic op:
+    one formula in ``x`` (the input) and ``out``.
+    """
+
+    __slots__ = ("name", "formulas", "each")
+
+    def __init__(self, name: str, formulas: tuple[str, ...] = (), each: str | None = None):
+        self.name = name
+        self.formulas = formulas
+        self.each = each
+
+    def __repr__(self) -> str:
+        return f"rule({self.name!r})"
+
+
+def rule(name: str, *formulas: str, each: str | None = None) -> Rule:
+    """A hand-written rule (``calculus.rules.HAND[name]``), for the op table."""
+    return Rule(name, formulas, each)
+
+
+# ---------------------------------------------------------------- the compiler hook
+
+_compiler = None
+
+
+def set_compiler(compiler) -> None:
+    """Register the rule compiler: ``compiler(op, what, backend)`` -> the op's ``what``
+    ("value", "local", "kink") for ``backend`` ("math", "numpy", "cmath", ...), or None
+    where the op has no such form. ``autodiff_cli.calculus`` registers its own on import."""
+    global _compiler
+    _compiler = compiler
+
+
+def compiled(op: Op, what: str, backend: str):
+    """``op``'s ``what`` for ``backend``, from the registered compiler."""
+    if _compiler is None:
+        from . import _install_compiler  # the package's front door knows who compiles
+
+        _install_compiler()
+        if _compiler is None:
+            raise RuntimeError("no rule compiler is registered for the op table: import "
+                               "autodiff_cli.calculus (it registers one) before using an op")
+    return _compiler(op, what, backend)
+
+
+#: The compiled attributes of an op: attribute -> (what, backend). ``value``, ``local``,
+#: ``kink``, ``cvalue`` are the interface; the ``_numpy_*`` ones serve ``array_*``.
+#:   value(a, ...) -> float; local(a, ..., out) -> (d out/d a, ...); kink(a, ...) -> bool
+#:   (None when the op has no kink); cvalue(z, ...) -> complex, the analytic extension for
+#:   the complex step (None when a primitive of the value has none: abs, relu, max, min,
+#:   erf, erfc); only its imaginary part is used, the real part is taken from ``value``.
+COMPILED = {
+    "value": ("value", "math"), "local": ("local", "math"), "kink": ("kink", "math"),
+    "cvalue": ("value", "cmath"), "_numpy_value": ("value", "numpy"),
+    "_numpy_local": ("local", "numpy"), "_numpy_kink": ("kink", "numpy"),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,78 +129,33 @@ class Op:
     # ops; ops with one are "fused" nodes that --expand can rewrite.
     expand: str | None = None
     aliases: tuple[str, ...] = field(default=())
-    # Compiled from the row on first use; given explicitly, they replace the compiled form
-    # (tests plant a wrong rule with dataclasses.replace(op, local=...)).
-    #   value(a, ...) -> float; local(a, ..., out) -> (d out/d a, ...); kink(a, ...) -> bool;
-    #   cvalue(z, ...) -> complex, the analytic extension for the complex step (None when a
-    #   primitive of the value has none: abs, relu, max, min, erf, erfc). Only its imaginary
-    #   part is used: the real part is taken from ``value``.
-    value: Callable | None = field(default=None, repr=False)
-    local: Callable | None = field(default=None, repr=False)
-    kink: Callable | None = field(default=None, repr=False)
-    cvalue: Callable | None = field(default=None, repr=False)
+
+    def __getattr__(self, name):
+        # Only for attributes not found otherwise: the compiled ones, compiled on first
+        # access and then plain attributes of the op (the hot loop reads them directly).
+        spec = COMPILED.get(name)
+        if spec is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        fn = compiled(self, *spec)
+        self.__dict__[name] = fn
+        return fn
+
     # The same rules over NumPy arrays, for ``--data`` (one element per row of a data
-    # file): avalue(np, a, ...), alocal(np, a, ..., out), akink(np, a, ...); None: compiled
-    # for the NumPy backend. Any argument may be a float (a value the same in every row).
-    avalue: Callable | None = field(default=None, repr=False)
-    alocal: Callable | None = field(default=None, repr=False)
-    akink: Callable | None = field(default=None, repr=False)
-
-    def __post_init__(self):
-        # An override left at None is compiled on first use (see _Compiled below).
-        state = self.__dict__
-        for name in ("value", "local", "kink", "cvalue"):
-            if state[name] is None:
-                del state[name]
-
+    # file); any argument may be a float (a value the same in every row). ``np`` is the
+    # caller's NumPy (the backend imports the same module).
     def array_value(self, np, *args):
-        f = self.avalue
-        if f is not None:
-            return f(np, *args)
-        return compiled(self, "value", "numpy")(*args)
+        return self._numpy_value(*args)
 
     def array_local(self, np, *args) -> tuple:
-        f = self.alocal
-        if f is not None:
-            return f(np, *args)
-        return compiled(self, "local", "numpy")(*args)
+        return self._numpy_local(*args)
 
     def array_kink(self, np, *args):
-        f = self.akink
-        if f is not None:
-            return f(np, *args)
-        return compiled(self, "kink", "numpy")(*args)
+        return self._numpy_kink(*args)
 
     def arity_text(self) -> str:
         if self.arity is None:
             return f"at least {self.min_arity} argument{'s' if self.min_arity != 1 else ''}"
         return f"{self.arity} argument{'s' if self.arity != 1 else ''}"
-
-
-class _Compiled:
-    """``op.value`` and friends: compiled for a backend on first access, then a plain
-    attribute of the op (a non-data descriptor: the instance's dict wins from then on, so
-    the engine's hot loop reads them as fast as any attribute)."""
-
-    def __init__(self, what: str, backend: str):
-        self.what, self.backend = what, backend
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, op, owner=None):
-        if op is None:
-            return self
-        fn = compiled(op, self.what, self.backend)
-        op.__dict__[self.name] = fn
-        return fn
-
-
-for _name, _what, _backend in (("value", "value", "math"), ("local", "local", "math"),
-                               ("kink", "kink", "math"), ("cvalue", "value", "cmath")):
-    _descriptor = _Compiled(_what, _backend)
-    _descriptor.__set_name__(Op, _name)
-    setattr(Op, _name, _descriptor)
 
 
 # ---------------------------------------------------------------- the table
@@ -171,7 +190,12 @@ _ROWS = (
     Op("expm1", 1, "expm1", d=("exp(a)",)),
     Op("sqrt", 1, "sqrt", d=("0.5/out",), domain="x >= 0"),
     Op("cbrt", 1, "cbrt", d=("1/(3*out^2)",)),
-    # piecewise
+    # piecewise. sign and step jump at 0: their derivative is 0 on both sides, taken as 0
+    # at the jump too (a finite difference across it measures the jump, not a slope).
+    Op("sign", 1, "sign", d=("0",), kink_at="a == 0.0",
+       convention="sign'(0) = 0 (the value jumps at 0; the derivative is 0 on both sides)"),
+    Op("step", 1, "step", d=("0",), kink_at="a == 0.0",
+       convention="step'(0) = 0 (the value jumps at 0; the derivative is 0 on both sides)"),
     Op("abs", 1, "abs", d=("sign(a)",), kink_at="a == 0.0", convention="d|x|/dx = 0 at x = 0"),
     Op("relu", 1, "relu", d=("step(a)",), kink_at="a == 0.0", convention="relu'(0) = 0"),
     Op("max", None, "max", d=rule("max"), kink_at=rule("ties"), min_arity=1, convention=_TIES),
@@ -239,8 +263,6 @@ _ROWS = (
 #: Internal primitives: callable in the table's formulas, not in user formulas. Each has a
 #: value in every backend (calculus/backends.py) and derivatives, like any op.
 PRIMITIVES: dict[str, Op] = {op.name: op for op in (
-    Op("sign", 1, "sign", d=("0",), kink_at="a == 0.0", convention="sign'(0) = 0"),
-    Op("step", 1, "step", d=("0",), kink_at="a == 0.0", convention="step'(0) = 0"),
     Op("div_prod", 3, "div_prod", d=("div_prod(1, b, c)", "-out/b", "-out/c")),
     Op("exp_neg_square", 1, "exp_neg_square", d=("-2*a*out",)),
 )}
@@ -269,9 +291,10 @@ FUNCTIONS: dict[str, dict[int | None, Op]] = _build_functions()
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
 
-def lookup(name: str, nargs: int) -> Op | None:
-    """The op for ``name(...)`` with ``nargs`` arguments, or None for a wrong arity."""
-    by_arity = FUNCTIONS[name]
+def lookup(name: str, nargs: int, functions: dict | None = None) -> Op | None:
+    """The op for ``name(...)`` with ``nargs`` arguments, or None for a wrong arity;
+    ``functions`` is the table to look in (default ``FUNCTIONS``)."""
+    by_arity = (FUNCTIONS if functions is None else functions)[name]
     op = by_arity.get(nargs)
     if op is None:
         variadic = by_arity.get(None)
@@ -280,12 +303,13 @@ def lookup(name: str, nargs: int) -> Op | None:
     return op
 
 
-def arity_text(name: str) -> str:
+def arity_text(name: str, functions: dict | None = None) -> str:
     """'1 argument', '1 or 2 arguments', 'at least 1 argument' for error messages."""
-    by_arity = FUNCTIONS[name]
+    by_arity = (FUNCTIONS if functions is None else functions)[name]
     if None in by_arity:
         return by_arity[None].arity_text()
     counts = sorted(k for k in by_arity if k is not None)
     if len(counts) == 1:
         return by_arity[counts[0]].arity_text()
     return " or ".join(str(c) for c in counts) + " arguments"
+

@@ -10,6 +10,13 @@ Names resolve while parsing: statements are reduced in order, so a name
 refers to the latest assignment before it (``x = x + 1`` reads the input
 ``x``), then to the constants ``pi`` and ``e``, and otherwise is an input
 variable.
+
+Each parse has a builder of its own, so parsing is reentrant (a parse may run
+inside another, or in another thread). The parsers themselves are built once
+per process: the fast loop's table is bound to a builder once per builder
+object (builders are reused from a small pool, reset at every parse), and
+Lark's inline transformer is one dispatcher (``_BUILDER``) that forwards each
+callback to the builder of the parse under way in its context.
 """
 
 from __future__ import annotations
@@ -19,10 +26,11 @@ import math
 import re
 import unicodedata
 from array import array
+from contextvars import ContextVar
 
 from . import ops as _ops
 from .errors import InputError, caret_block, clip, line_col
-from .graph import Graph
+from .graph import Graph, ancestors, pruned
 from .ops import CONSTANTS, FUNCTIONS, OPS
 from .syntax import char_label
 
@@ -60,12 +68,17 @@ class Statement:
 class _Builder:
     """The inline transformer: one method per grammar alias.
 
-    The same instance serves every parse (the Lark parser is built once);
-    ``begin`` resets its state.
+    One parse at a time: ``begin`` resets the state for a new one, with the table of
+    function names it resolves calls in (``functions``: name -> {arity: op}).
     """
 
-    def begin(self, source: str) -> None:
+    def __init__(self) -> None:
+        self.begin("")
+        self._fast = self._table = None  # the fast parser and its table bound to this builder
+
+    def begin(self, source: str, functions: dict | None = None) -> None:
         self.source = source
+        self.functions = FUNCTIONS if functions is None else functions
         self.ops: list = []
         self.inputs: list = []
         self.labels: list = []
@@ -113,7 +126,7 @@ class _Builder:
             if name in CONSTANTS:
                 i = self._node(_CONST, (), name, start, end)
                 self.consts[i] = CONSTANTS[name]
-            elif name in FUNCTIONS:
+            elif name in self.functions:
                 raise self._error(f"{name} is a function: call it as {name}(...)", start, end)
             else:
                 i = self.vars[name] = self._node(_VAR, (), name, start, end)
@@ -161,15 +174,16 @@ class _Builder:
         args = args or []
         name = _name(tok)
         start, end = tok.start_pos, rpar.end_pos
-        if name not in FUNCTIONS:
-            near = suggest(name, FUNCTIONS)
+        functions = self.functions
+        if name not in functions:
+            near = suggest(name, functions)
             hint = f"did you mean {near}?{lookalike_note(name, near)}" if near else \
                 "see `adiff --help` for the functions"
             raise self._error(f"unknown function {clip(name)!r}", start, tok.end_pos, hint)
-        op = _ops.lookup(name, len(args))
+        op = _ops.lookup(name, len(args), functions)
         if op is None:
             raise self._error(
-                f"{name} takes {_ops.arity_text(name)}, got {len(args)}", start, end)
+                f"{name} takes {_ops.arity_text(name, functions)}, got {len(args)}", start, end)
         return (self._node(op, tuple(a[0] for a in args), "", start, end), start, end)
 
     def paren(self, c):
@@ -192,8 +206,47 @@ class _Builder:
     def start(self, c):
         return c
 
+    def _bound_table(self, fast):
+        """``fast``'s parse table with this builder's callbacks (bound once per builder)."""
+        if self._fast is not fast:
+            self._table = fast.bind(self)
+            self._fast = fast
+        return self._table
 
-_BUILDER = _Builder()
+
+#: The grammar callbacks: the public methods of the builder.
+_CALLBACKS = tuple(name for name, v in vars(_Builder).items()
+                   if callable(v) and not name.startswith("_") and name != "begin")
+
+#: The builder of the parse under way in this context (thread, task): what ``_BUILDER``
+#: forwards Lark's callbacks to.
+_CURRENT: ContextVar[_Builder] = ContextVar("adiff_parse_builder")
+
+
+class _Dispatch:
+    """The transformer the process-wide parsers are built with (Lark's inline transformer,
+    the fast loop's table checks): each callback forwards to the builder of the parse
+    under way (``_CURRENT``), so one Lark parser serves every parse, nested or not."""
+
+
+def _forward(name: str):
+    def callback(self, children):
+        return getattr(_CURRENT.get(), name)(children)
+    callback.__name__ = callback.__qualname__ = name
+    return callback
+
+
+for _callback_name in _CALLBACKS:
+    setattr(_Dispatch, _callback_name, _forward(_callback_name))
+del _callback_name
+
+_BUILDER = _Dispatch()
+
+#: Idle builders (each keeps its bound fast table); a parse takes one or makes one, and
+#: gives it back reset. Never more than the parses once under way at the same time, and
+#: never more than _POOL_SIZE.
+_POOL: list[_Builder] = []
+_POOL_SIZE = 8
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -276,7 +329,8 @@ def _number_hint(prev: str, start: int, source: str, pos: int, token: str) -> st
     return None
 
 
-def _missing_operator_hint(source: str, pos: int, token_text: str) -> str | None:
+def _missing_operator_hint(source: str, pos: int, token_text: str,
+                           functions=FUNCTIONS) -> str | None:
     """'2x' -> 'write 2*x'; 'sin x' -> 'write sin(x)'; '0x10' -> 'write 16'."""
     found = _operand_before(source, pos)
     if found is None:
@@ -290,7 +344,7 @@ def _missing_operator_hint(source: str, pos: int, token_text: str) -> str | None
             return hint
     if len(token_text) > 40 or len(prev) > 40:
         return f"there is no implicit multiplication: insert * before {_short(token_text)!r}"
-    if prev in FUNCTIONS and re.fullmatch(r"\w+", token_text or ""):
+    if prev in functions and re.fullmatch(r"\w+", token_text or ""):
         return f"to call a function use parentheses: write {prev}({token_text})"
     if prev == ")" or token_text == "(":
         return f"there is no implicit multiplication: insert * before {token_text!r}"
@@ -336,7 +390,7 @@ def lookalike_note(typed: str, near: str) -> str:
     return ""
 
 
-def _syntax_error(exc, source: str, parser) -> InputError:
+def _syntax_error(exc, source: str, parser, functions=FUNCTIONS) -> InputError:
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
     from .syntax import IGNORABLE, name_regex, show_invisible
@@ -389,7 +443,8 @@ def _syntax_error(exc, source: str, parser) -> InputError:
         if expected:
             lines.append(f"expected: {_expected(expected, parser)}")
         if tok.type in ("NAME", "NUMBER", "LPAR") and not at_end:
-            hint = _missing_operator_hint(source, pos, str(tok) if tok.type != "LPAR" else "(")
+            hint = _missing_operator_hint(source, pos, str(tok) if tok.type != "LPAR" else "(",
+                                          functions)
             if hint:
                 lines.append(hint)
         if tok.type == "_SEP" and str(tok) != ";":
@@ -404,12 +459,34 @@ def _syntax_error(exc, source: str, parser) -> InputError:
 
 # ---------------------------------------------------------------- entry point
 
-def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | None = None) -> Graph:
+def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | None = None,
+          functions: dict | None = None) -> Graph:
     """Parse a formula or program into a graph of the nodes its value depends on.
 
     Statements whose result the value does not use are dropped from the graph;
-    a message for each is appended to ``warnings`` when given.
+    a message for each is appended to ``warnings`` when given. ``functions`` (name ->
+    {arity: op}, ``None`` the variadic entry) is the table calls resolve in, instead of
+    ``ops.FUNCTIONS`` (the op table's own formulas call internal primitives too).
+
+    The fast loop (``syntax.FastParser``) parses; on a syntax error it gives up
+    (``Fallback``) and Lark's own parser parses again and describes the error; if the fast
+    loop's table breaks in a way a sound one cannot, it is dropped for good and Lark parses.
     """
+    source = _prepared(source, max_size)
+    try:
+        b = _POOL.pop()  # a builder of this parse's own
+    except IndexError:
+        b = _Builder()
+    try:
+        return _finish(b, _run(b, source, functions), warnings)
+    finally:
+        b.begin("")  # drop references to the big lists
+        if len(_POOL) < _POOL_SIZE:
+            _POOL.append(b)
+
+
+def _prepared(source: str, max_size: int = DEFAULT_MAX_SIZE) -> str:
+    """The text the parsers read: checked for size and content, NFC-normalized."""
     if len(source) > max_size:
         raise InputError(f"the formula is {len(source):,} characters long, over the limit of "
                          f"{max_size:,}", hint="raise the limit with --max-size")
@@ -418,30 +495,40 @@ def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | Non
     if not source.isascii():
         # One spelling per name: "é" typed as e + U+0301 is the same name as "é".
         source = unicodedata.normalize("NFC", source)
+    return source
+
+
+def _run(b: _Builder, source: str, functions):
+    """The statements' values, built into ``b``: by the fast loop, else by Lark."""
     from .syntax import Fallback, distrust_tables, fast_parser
 
     fast = fast_parser(_BUILDER)  # None if Lark's internals are not as expected
-    _BUILDER.begin(source)
+    b.begin(source, functions)
     enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects and frees none: GC only costs
     try:
         if fast is None:
-            results = _lark_parse(source)
-        else:
-            try:
-                results = fast.parse(source)
-            except Fallback:  # a syntax error: let Lark find and describe it
-                _BUILDER.begin(source)
-                results = _lark_parse(source)
-            except (InputError, MemoryError):
-                raise
-            except Exception:  # noqa: BLE001 - a table that passed its checks and still broke
-                distrust_tables()
-                _BUILDER.begin(source)
-                results = _lark_parse(source)
+            return _lark_parse(source, b)
+        try:
+            return fast.parse(source, b._bound_table(fast))
+        except Fallback:  # a syntax error: let Lark find and describe it
+            b.begin(source, functions)
+            return _lark_parse(source, b)
+        except (InputError, MemoryError):
+            raise
+        except Exception:  # noqa: BLE001 - a table that passed its checks and still broke
+            distrust_tables()
+            b.begin(source, functions)
+            return _lark_parse(source, b)
     finally:
         if enabled:
             gc.enable()
+
+
+def _finish(b: _Builder, results, warnings: list | None) -> Graph:
+    """The graph of the program's value from the builder's nodes and the statements'
+    values (``results``, as a parser returns them); warnings for unused statements."""
+    source = b.source
     results = [r for r in results if r is not None]
     if not results:
         raise InputError("the formula has no statements (only comments or separators)")
@@ -451,60 +538,35 @@ def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | Non
                 line, _ = line_col(source, r[1])
                 warnings.append(f"line {line}: the value of this statement is not used "
                                 "(the value of a program is its last statement)")
-    b, output = _BUILDER, results[-1][0]
+    output = results[-1][0]
     if len(results) == 1 and len(results[0]) == 3 and output == len(b.ops) - 1:
         # One expression: every node built is an input of a later one, up to the
         # last (the output), so there is nothing to prune.
-        graph = Graph(b.source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output)
-    else:
-        graph = _prune(b, output, warnings)
-    _BUILDER.begin("")  # drop references to the big lists
-    return graph
+        return Graph(source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output)
+    keep = ancestors(b.inputs, [output])
+    if warnings is not None:
+        for st in b.statements:
+            if not keep[st.node]:
+                line, _ = line_col(source, st.start)
+                warnings.append(f"line {line}: {st.name!r} is assigned but its value is never used")
+    return pruned(source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output, keep)
 
 
-def _lark_parse(source: str):
-    """Lark's own parse, inline transformer and all; its errors become InputError."""
+def _lark_parse(source: str, builder: _Builder):
+    """Lark's own parse, inline transformer and all, into ``builder``; its errors become
+    InputError."""
     from lark.exceptions import UnexpectedInput
 
     from .syntax import parser as get_parser
 
     lark_parser = get_parser(_BUILDER)
+    token = _CURRENT.set(builder)
     try:
         return lark_parser.parse(source)
     except UnexpectedInput as exc:
-        raise _syntax_error(exc, source, lark_parser) from None
-
-
-def _prune(b: _Builder, output: int, warnings: list | None) -> Graph:
-    """Keep the nodes the output depends on, renumbered in creation order."""
-    n = len(b.ops)
-    keep = [False] * n
-    keep[output] = True
-    inputs = b.inputs
-    for i in range(n - 1, -1, -1):
-        if keep[i]:
-            for j in inputs[i]:
-                keep[j] = True
-    if warnings is not None:
-        for st in b.statements:
-            if not keep[st.node]:
-                line, _ = line_col(b.source, st.start)
-                warnings.append(f"line {line}: {st.name!r} is assigned but its value is never used")
-    if all(keep):
-        return Graph(b.source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output)
-    new_id = [0] * n
-    ops, ins, labels, starts, ends, consts = [], [], [], array("q"), array("q"), {}
-    for i in range(n):
-        if keep[i]:
-            k = new_id[i] = len(ops)
-            ops.append(b.ops[i])
-            ins.append(tuple(new_id[j] for j in inputs[i]))
-            labels.append(b.labels[i])
-            starts.append(b.starts[i])
-            ends.append(b.ends[i])
-            if i in b.consts:
-                consts[k] = b.consts[i]
-    return Graph(b.source, ops, ins, labels, starts, ends, consts, new_id[output])
+        raise _syntax_error(exc, source, lark_parser, builder.functions) from None
+    finally:
+        _CURRENT.reset(token)
 
 
 __all__ = ["parse", "suggest", "caret_block", "DEFAULT_MAX_SIZE"]

@@ -1,17 +1,18 @@
-"""Cases for `adiff check`: points, random samples, hand-written derivatives, spec files, JUnit.
+"""Cases for `adiff check`: points, random samples, hand-written derivatives, spec files.
 
 A *case* is one formula checked at one or more points: fixed points (``--at``
 or ``at = {...}``) or random ones (``--samples N --seed S --range x=lo:hi``),
 optionally against hand-written partial derivatives (``--expect x=EXPR``).
-``run_case`` returns the case's points as plain documents (the ``cases`` of
-the JSON output); a spec file (TOML) is a list of cases.
+Iterating a ``CaseRun`` checks the case's points one at a time and yields each
+as a ``Point`` (the estimates and verdicts; ``documents.check`` makes the JSON
+of it); a spec file (TOML) is a list of cases. The JUnit report of the results
+is ``documents.junit``.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -19,9 +20,7 @@ from pathlib import Path
 
 from .bindings import parse_value
 from .errors import AdiffError, EvalError, InputError, clip, escape_controls
-from .numeric import METHODS, RULE, Settings, check_inputs, check_nodes, compare, step_error
-from .render import num
-from .report import comparison_fields, kink_entries
+from .numeric import CENTRAL_STEP, METHODS, Estimate, Settings, check, check_nodes, compare, step_error
 
 #: Interval each sampled input is drawn from when --range does not name it.
 DEFAULT_RANGE = (-1.0, 1.0)
@@ -192,60 +191,141 @@ def sample_points(variables, fixed: dict[str, float], ranges: dict[str, tuple[fl
     return list(iter_points(variables, fixed, ranges, n, seed))
 
 
-# ---------------------------------------------------------------- running a case
+# ---------------------------------------------------------------- points and their verdicts
+
+@dataclass
+class Point:
+    """One checked point: each input's estimate and verdict, before any document is made.
+
+    ``status`` is each input's verdict with the one on ``--expect`` folded in;
+    ``ok`` says whether the point passes (every status ``ok``, or ``kink`` with
+    --allow-kinks; with --per-node, every node's too). ``documents.check`` turns
+    it into the JSON-shaped point.
+    """
+
+    at: dict[str, float]  # the point: the formula's inputs (data mode: its parameters)
+    value: float
+    estimates: list[Estimate]
+    status: dict[str, str]
+    notes: dict[str, str]
+    expected: dict  # input -> the --expect derivative's value, or the AdiffError evaluating it
+    expect_errors: dict  # input -> |expected - reverse mode|, or None
+    kinks: list[int]  # nodes sitting on their kink
+    ok: bool
+    nodes: list[Estimate] | None = None  # --per-node: every intermediate node's verdict
+    culprit: dict | None = None  # --per-node: the local rule that looks wrong
+    kink_rows: dict | None = None  # data mode: node -> [rows at its kink, the first such row]
+    name: str = ""  # the case's name
+
+    def estimate(self, name: str) -> Estimate:
+        """The estimate of input ``name``."""
+        return next(e for e in self.estimates if e.name == name)
+
+
+def judge_point(case: Case, at: dict, value: float, estimates: list[Estimate], expected: dict,
+                kinks: list[int], nodes: list[Estimate] | None = None, culprit: dict | None = None,
+                kink_rows: dict | None = None) -> Point:
+    """The verdicts of one point: each input's status (reverse mode against finite
+    differences, then against its --expect derivative), its notes, and the point's."""
+    status, notes, expect_errors = {}, {}, {}
+    for e in estimates:
+        st, note = e.status, e.note
+        if e.name in expected and st != "kink":
+            verdict, err, why = _expect_verdict(e, expected[e.name], case.expect[e.name],
+                                                e.rtol, e.atol)
+            expect_errors[e.name] = err
+            if verdict:
+                st = verdict
+            if why:
+                note = f"{why}; {note}" if note else why
+        elif e.name in expected:
+            expect_errors[e.name] = None
+        status[e.name] = st
+        if note:
+            notes[e.name] = note
+    passing = ("ok", "kink") if case.allow_kinks else ("ok",)
+    ok = all(s in passing for s in status.values())
+    if nodes is not None:
+        ok = ok and all(e.status in passing for e in nodes)
+    return Point(at, value, estimates, status, notes, expected, expect_errors, kinks, ok, nodes,
+                 culprit, kink_rows, case.name)
+
+
+def _finite(x) -> bool:
+    return x is not None and x - x == 0.0  # not None, nan or ±inf
+
+
+def ratio(point: Point, e: Estimate) -> float:
+    """How far input ``e.name`` of ``point`` is from passing: its largest error (finite
+    differences, or --expect) over its tolerance; errors and tolerances that are not
+    finite numbers do not count (a failing input without them ranks worst)."""
+    name = e.name
+    err = e.abs_error
+    vals = [err] if _finite(err) else []
+    if point.expected:
+        err = point.expect_errors.get(name)
+        if _finite(err):
+            vals.append(err)
+    tol = e.tolerance
+    if not vals or not _finite(tol):
+        return math.inf if point.status[name] != "ok" else 0.0
+    return max(vals) / tol if tol > 0 else math.inf
+
+
+def rank(point: Point, e: Estimate) -> tuple:
+    """Sort key of input ``e.name`` of a point: failing statuses first, then the largest
+    ``ratio``."""
+    return (STATUSES.index(point.status[e.name]), -ratio(point, e))
+
 
 class Tally:
     """The counts of a stream of points and its worst failing input, in bounded memory.
 
-    The same numbers as ``summary`` and ``worst`` over the whole list, without
-    the list: points are counted as they come, the first ``keep`` failing
-    points are kept (for the JUnit text), the worst one is remembered.
+    Points are counted as they come, the first ``keep`` failing points are kept
+    (for the JUnit text), the worst (point, input) is remembered.
     """
 
     def __init__(self, keep: int = FAILING_KEPT):
         self.points = 0
         self.counts = dict.fromkeys(STATUSES, 0)
         self.failing = 0  # failing points
-        self.kept: list[dict] = []  # the first ``keep`` failing points
+        self.kept: list[Point] = []  # the first ``keep`` failing points
         self.keep = keep
         self._key = None
         self._worst = None  # (failing point, its index among the failing ones, input)
 
-    def add(self, p: dict) -> None:
+    def add(self, p: Point) -> None:
         self.points += 1
         counts = self.counts
-        for st in p["status"].values():
+        for st in p.status.values():
             counts[st] = counts.get(st, 0) + 1
-        if p["ok"]:
+        if p.ok:
             return
         index = self.failing
         self.failing += 1
         if len(self.kept) < self.keep:
             self.kept.append(p)
-        for name, st in p["status"].items():
-            k = (STATUSES.index(st), -_ratio(p, name))
+        for e in p.estimates:
+            k = rank(p, e)
             if self._key is None or k < self._key:
-                self._key, self._worst = k, (p, index, name)
+                self._key, self._worst = k, (p, index, e.name)
 
     def summary(self) -> dict:
         return {"points": self.points, "gradients": sum(self.counts.values()), **self.counts}
 
-    def worst(self) -> dict | None:
-        """``worst`` of the failing points (None when none failed)."""
-        if self._worst is None:
-            return None
-        p, index, name = self._worst
-        return _worst_entry(p, index, name)
+    def worst(self) -> tuple[Point, int, str] | None:
+        """(point, its index among the failing points, input) of the worst failing input,
+        or None when none failed."""
+        return self._worst
 
 
 class CaseResult:
     """What a case gave: counts, the worst failure, the first skipped points, or its error.
 
-    ``points`` holds the case's point documents only when they are kept
-    (``keep_points``); a run streams them instead and keeps their counts.
+    Points are counted (``add``), not kept: a run streams them.
     """
 
-    def __init__(self, case: Case, keep_points: bool = True):
+    def __init__(self, case: Case):
         self.case = case
         self.error: AdiffError | None = None  # an input or evaluation error that stopped it
         self.seconds = 0.0
@@ -253,10 +333,9 @@ class CaseResult:
         self.tally = Tally()
         self.skipped: list[dict] = []  # {"at", "reason"}, the first SKIPPED_LISTED
         self.skipped_count = 0
-        self.points = _Kept(self) if keep_points else _Counted(self)
 
-    def add(self, point: dict) -> None:
-        """Count a checked point (``points.append`` does the same)."""
+    def add(self, point: Point) -> None:
+        """Count a checked point."""
         self.tally.add(point)
 
     def skip(self, at: dict, reason: str) -> None:
@@ -273,35 +352,20 @@ class CaseResult:
         return self.error is None and self.tally.failing == 0
 
 
-class _Kept(list):
-    """The point documents of a case, kept; append counts them too."""
+def prepare(case: Case, warn=None, graph=None):
+    """Parse the formula (unless its ``graph`` is given) and the expectations; check names.
 
-    def __init__(self, result: CaseResult):
-        super().__init__()
-        self._result = result
-
-    def append(self, point: dict) -> None:
-        self._result.add(point)
-        super().append(point)
-
-
-class _Counted(_Kept):
-    """Points counted, not kept (a streamed run)."""
-
-    def append(self, point: dict) -> None:
-        self._result.add(point)
-
-
-def prepare(case: Case, warn=None):
-    """Parse the formula and the expectations; check names. Returns (graph, names, expect graphs)."""
+    Returns (graph, names, expect graphs). ``warn`` receives the parser's warnings.
+    """
     from .parser import parse, suggest
 
     kwargs = {"max_size": case.max_size} if case.max_size else {}
-    warnings: list[str] = []
-    graph = parse(case.source, warnings=warnings, **kwargs)
-    if warn:
-        for message in warnings:
-            warn(message)
+    if graph is None:
+        warnings: list[str] = []
+        graph = parse(case.source, warnings=warnings, **kwargs)
+        if warn:
+            for message in warnings:
+                warn(message)
     variables = graph.variables
     names = list(variables) if case.wrt is None else case.wrt
     for name in names:
@@ -377,25 +441,25 @@ def _check_step(case: Case, graph, names: list[str]) -> None:
                 raise InputError(f"{given} cannot be used at {name} = {x:g}: {why}",
                                  hint="choose a step many times larger than that spacing, or "
                                       "leave the step out: the default scales with |x| "
-                                      "(6.06e-06·max(1, |x|) for central differences)")
+                                      f"({CENTRAL_STEP:.3g}·max(1, |x|) for central differences)")
 
 
 class CaseRun:
-    """One case, checked point by point: iterate it for the point documents.
+    """One case, checked point by point: iterate it for the checked points (``Point``).
 
-    Creating it parses the formula and the expectations and checks names and
-    the step (input errors are raised here, before any point). Iterating
-    checks each point, counts it in ``result`` and yields its document; a
-    sampled point outside the formula's domain is counted as skipped. Nothing
-    is kept per point (see ``CaseResult``), so memory does not grow with the
-    number of points.
+    Creating it parses the formula (unless its ``graph`` is given) and the
+    expectations and checks names and the step (input errors are raised here,
+    before any point). Iterating checks each point, yields it and counts it in
+    ``result``; a sampled point outside the formula's domain is counted as
+    skipped. Nothing is kept per point (see ``CaseResult``), so memory does not
+    grow with the number of points.
     """
 
-    def __init__(self, case: Case, progress=None, warn=None, keep_points: bool = False):
+    def __init__(self, case: Case, progress=None, warn=None, graph=None):
         self.case = case
         self.progress = progress
-        self.result = CaseResult(case, keep_points)
-        self.graph, self.names, self.expect = prepare(case, warn)
+        self.result = CaseResult(case)
+        self.graph, self.names, self.expect = prepare(case, warn, graph)
         _check_step(case, self.graph, self.names)
         self.result.used = set(self.graph.variables).union(
             *(g.variables for g in self.expect.values()))
@@ -425,8 +489,7 @@ class CaseRun:
                     if progress:
                         progress()
                     continue
-                estimates = check_inputs(graph, ev.values, ev.local, ev.grads, ev.kinks, names,
-                                         case.settings)
+                estimates = check(ev, names, case.settings)
                 expected = {}
                 for name, g in expect.items():
                     try:
@@ -435,13 +498,15 @@ class CaseRun:
                         expected[name] = exc
                 nodes = culprit = None
                 if case.nodes:
-                    nodes, culprit = check_nodes(graph, ev.values, ev.local, ev.grads, ev.kinks,
-                                                 case.settings)
-                point = point_document(case, graph, ev, estimates, expected, nodes, culprit)
-                result.points.append(point)
+                    nodes, culprit = check_nodes(ev, case.settings)
+                point = judge_point(case, {name: ev.at[name] for name in graph.variables},
+                                    ev.value, estimates, expected, ev.kinks, nodes, culprit)
+                yield point
+                # Counted once its consumer has taken it (made its document, say): a
+                # point whose document was never made (an interrupt) is not counted.
+                result.add(point)
                 if progress:
                     progress()
-                yield point
         finally:
             result.seconds = time.perf_counter() - started
         if sampling and not result.count:
@@ -450,14 +515,6 @@ class CaseRun:
                             f"formula's domain (the first: {first})",
                             hint="choose intervals inside the domain with --range, "
                                  "e.g. --range x=0.1:5")
-
-
-def run_case(case: Case, progress=None, warn=None) -> CaseResult:
-    """Check the case at each of its points, keeping them. Errors propagate."""
-    run = CaseRun(case, progress, warn, keep_points=True)
-    for _ in run:
-        pass
-    return run.result
 
 
 def _expect_verdict(e, expected, source: str, rtol: float, atol: float):
@@ -479,133 +536,6 @@ def _expect_verdict(e, expected, source: str, rtol: float, atol: float):
 
 def _fmt(x) -> str:
     return "none" if x is None else f"{x:.10g}"
-
-
-def point_document(case: Case, graph, ev, estimates, expected, nodes, culprit) -> dict:
-    status, notes, expect_values, expect_errors = {}, {}, {}, {}
-    for e in estimates:
-        st, note = e.status, e.note
-        if e.name in expected and st != "kink":
-            verdict, err, why = _expect_verdict(e, expected[e.name], case.expect[e.name],
-                                                e.rtol, e.atol)
-            value = expected[e.name]
-            expect_values[e.name] = None if isinstance(value, AdiffError) else num(value)
-            expect_errors[e.name] = num(err)
-            if verdict:
-                st = verdict
-            if why:
-                note = f"{why}; {note}" if note else why
-        elif e.name in expected:
-            value = expected[e.name]
-            expect_values[e.name] = None if isinstance(value, AdiffError) else num(value)
-            expect_errors[e.name] = None
-        status[e.name] = st
-        if note:
-            notes[e.name] = note
-    passing = ("ok", "kink") if case.allow_kinks else ("ok",)
-    doc = {}
-    if case.name:
-        doc["name"] = case.name
-    doc["at"] = {name: ev.at[name] for name in graph.variables}
-    doc["value"] = num(ev.value)
-    doc.update(comparison_fields(estimates))
-    doc["status"] = status  # with the verdicts on --expect
-    if expected:
-        doc["expected"] = expect_values
-        doc["expect_abs_error"] = expect_errors
-    if notes:
-        doc["notes"] = notes
-    doc["kinks"] = kink_entries(graph, ev.kinks)
-    ok = all(s in passing for s in status.values())
-    if nodes is not None:
-        doc["nodes"] = [{"id": f"n{e.node}", "op": graph.ops[e.node].name,
-                         "label": graph.labels[e.node], "grad": num(e.ad), "numeric": num(e.fd),
-                         "abs_error": num(e.abs_error), "rel_error": num(e.rel_error),
-                         "tolerance": num(e.tolerance), "step": e.step, "method": e.method,
-                         "status": e.status, **({"note": e.note} if e.note else {})}
-                        for e in nodes]
-        doc["culprit"] = culprit
-        ok = ok and all(e.status in passing for e in nodes)
-    doc["ok"] = ok
-    return doc
-
-
-# ---------------------------------------------------------------- summaries
-
-def summary(points: list[dict]) -> dict:
-    counts = dict.fromkeys(STATUSES, 0)
-    for p in points:
-        for st in p["status"].values():
-            counts[st] = counts.get(st, 0) + 1
-    return {"points": len(points), "gradients": sum(counts.values()), **counts}
-
-
-def worst(points: list[dict]) -> dict | None:
-    """The worst (point, input) of a run: failing statuses first, then the largest
-    error relative to its tolerance."""
-    best, key = None, None
-    for index, p in enumerate(points):
-        for name, st in p["status"].items():
-            k = (STATUSES.index(st), -_ratio(p, name))
-            if key is None or k < key:
-                best, key = (index, name), k
-    if best is None:
-        return None
-    index, name = best
-    return _worst_entry(points[index], index, name)
-
-
-def _worst_entry(p: dict, index: int, name: str) -> dict:
-    out = {"case": index, "input": name, "status": p["status"][name], "at": p["at"],
-           "gradient": p["gradient"][name], "numeric": p["numeric"][name],
-           "abs_error": p["abs_error"][name], "rel_error": p["rel_error"][name],
-           "tolerance": p["tolerance"][name]}
-    if "name" in p:
-        out["name"] = p["name"]
-    if "expected" in p and name in p["expected"]:
-        out["expected"] = p["expected"][name]
-        out["expect_abs_error"] = p["expect_abs_error"][name]
-    if name in p.get("notes", {}):
-        out["note"] = p["notes"][name]
-    return out
-
-
-def _ratio(p: dict, name: str) -> float:
-    errors = [p["abs_error"].get(name)]
-    if "expect_abs_error" in p:
-        errors.append(p["expect_abs_error"].get(name))
-    tol = p["tolerance"].get(name)
-    vals = [e for e in errors if isinstance(e, (int, float))]
-    if not vals or not isinstance(tol, (int, float)):
-        return math.inf if p["status"][name] != "ok" else 0.0
-    return max(vals) / tol if tol > 0 else math.inf
-
-
-def failure_text(w: dict) -> str:
-    """One paragraph for a failing input: where, both values, errors, tolerance."""
-    at = ", ".join(f"{k}={_short(v)}" for k, v in w["at"].items())
-    head = f"{w['input']} at ({at})"
-    status, note = w["status"], w.get("note", "")
-    tolerance = f"tolerance {_short(w['tolerance'])}"
-    if status == "expect-mismatch":
-        err = w.get("expect_abs_error")
-        size = f"; |expected - reverse mode| = {_short(err)} > {tolerance}" if err is not None else ""
-        return f"{head}: wrong expected derivative: {note}{size}"
-    if status == "kink":
-        return f"{head}: not differentiable at this point (an op sits on its kink); " \
-               f"reverse mode {_short(w['gradient'])}, numeric {_short(w['numeric'])}"
-    values = f"reverse mode {_short(w['gradient'])}, numeric {_short(w['numeric'])}"
-    errors = f"abs error {_short(w['abs_error'])}, rel error {_short(w['rel_error'])}"
-    what = {"mismatch": "reverse mode disagrees with finite differences",
-            "inconclusive": "inconclusive", "unavailable": "no numeric estimate"}.get(status, status)
-    text = f"{head}: {what}: {values}; {errors}; {tolerance} ({RULE})"
-    return text + (f"; {note}" if note else "")
-
-
-def _short(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.10g}"
-    return str(v)
 
 
 # ---------------------------------------------------------------- spec files
@@ -832,104 +762,3 @@ def _points(at) -> list[dict[str, float]]:
             point[name] = parse_value(name, v) if isinstance(v, str) else _number(v, f"at {name}")
         out.append(point)
     return out
-
-
-# ---------------------------------------------------------------- JUnit XML
-
-def junit(results: list[CaseResult], suite: str, interrupted: bool = False) -> bytes:
-    """A JUnit XML report: one testcase per case; failures carry the worst input.
-
-    Every text and attribute is made legal XML 1.0 (``xml_text``): a control
-    character in a case name, a message or a formula would otherwise make the
-    whole report unreadable. A formula read from a file is named by its path,
-    not quoted. ``interrupted``: the run was stopped (Ctrl-C) after these
-    cases; a last testcase says so, as an error.
-    """
-    import xml.etree.ElementTree as ET
-
-    failures = sum(1 for r in results if r.error is None and not r.ok)
-    errors = sum(1 for r in results if r.error is not None) + (1 if interrupted else 0)
-    tests = len(results) + (1 if interrupted else 0)
-    total_time = sum(r.seconds for r in results)
-    root = ET.Element("testsuites", name="adiff check", tests=str(tests),
-                      failures=str(failures), errors=str(errors), time=f"{total_time:.3f}")
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(tests),
-                       failures=str(failures), errors=str(errors), skipped="0",
-                       time=f"{total_time:.3f}")
-    classname = f"adiff.check.{_classname(suite)}"
-    for r in results:
-        name = r.case.name or _short_source(r.case.source)
-        tc = ET.SubElement(ts, "testcase", classname=classname, name=name,
-                           time=f"{r.seconds:.3f}")
-        if r.error is not None:
-            kind = "InputError" if isinstance(r.error, InputError) else "EvalError"
-            el = ET.SubElement(tc, "error", message=r.error.message, type=kind)
-            el.text = r.error.render()
-        elif not r.ok:
-            failing = r.tally.kept
-            w = r.tally.worst()
-            el = ET.SubElement(tc, "failure", message=failure_text(w), type=w["status"])
-            lines = [f"{r.tally.failing} of {r.count} points failed"]
-            lines += [failure_text(x) for x in _failing_inputs(failing)[:20]]
-            el.text = "\n".join(lines)
-        if r.case.file is not None:
-            formula = f"file: {r.case.file}"
-        elif r.case.source:
-            formula = f"expression: {_short_source(r.case.source, 500)}"
-        else:
-            formula = "expression: (none: the case could not be read)"
-        out = [formula,
-               f"method: {r.case.settings.method}; points checked: {r.count}; "
-               f"skipped (outside the domain): {r.skipped_count}"]
-        ET.SubElement(tc, "system-out").text = "\n".join(out)
-    if interrupted:
-        tc = ET.SubElement(ts, "testcase", classname=classname, name="interrupted", time="0.000")
-        el = ET.SubElement(tc, "error", message="the run was interrupted (Ctrl-C) before every "
-                                                "case was checked", type="Interrupted")
-        el.text = f"{len(results)} case(s) finished before the interruption; the report is " \
-                  "incomplete"
-    for el in root.iter():
-        el.text = xml_text(el.text)
-        for key, value in el.attrib.items():
-            el.attrib[key] = xml_text(value)
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
-
-
-#: Characters XML 1.0 does not allow (its Char production): C0 controls but
-#: tab, newline and carriage return; surrogates; U+FFFE and U+FFFF.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _xml_escape(match) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def xml_text(text: str | None) -> str | None:
-    """``text`` with each character XML 1.0 cannot hold written as a visible escape (\\x07)."""
-    if text is None:
-        return None
-    return _NOT_XML.sub(_xml_escape, text)
-
-
-def _failing_inputs(points: list[dict]) -> list[dict]:
-    out = []
-    for index, p in enumerate(points):
-        for name, st in p["status"].items():
-            if st != "ok":
-                w = worst([{**p, "status": {name: st}}])
-                w["case"] = index
-                out.append(w)
-    return out
-
-
-def _classname(text: str) -> str:
-    stem = Path(text).stem or "spec"
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
-
-
-def _short_source(text: str, limit: int = 80) -> str:
-    lines = (" ".join(line.split("#")[0].split()) for line in text.splitlines())
-    text = "; ".join(line for line in lines if line)
-    return text if len(text) <= limit else text[:limit] + " …"

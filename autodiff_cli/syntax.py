@@ -223,7 +223,13 @@ class FastParser:
     basic lexer produces the tokens Lark's contextual lexer would whenever the
     parse succeeds. On an unexpected character or token it raises
     ``Fallback`` and the caller reparses with Lark, so every syntax error is
-    Lark's own.
+    Lark's own (tests/test_lalr_differential.py holds the loop to Lark on
+    samples, the fuzz corpus and generated sentences).
+
+    The callbacks are bound into the table: ``bind(builder)`` makes a table for
+    another builder (once per builder object: parser.py keeps a small pool), and
+    ``parse(text, table)`` builds into that one, so every parse can have a builder
+    of its own without anything being rebuilt per parse.
     """
 
     def __init__(self, data: dict, builder):
@@ -232,19 +238,27 @@ class FastParser:
         self.regex = re.compile("|".join(f"(?P<{name}>{regexp})" for name, regexp in data["terminals"]),
                                 data["flags"])
         self.ignore = frozenset(data["ignore"])
-        rules = [(r["size"], r["origin"], None if r["unit"] else _callback(r, builder))
-                 for r in data["rules"]]
-        self.states = {int(state): {sym: (True, arg) if shift else (False, rules[arg])
-                                    for sym, (shift, arg) in row.items()}
-                       for state, row in data["states"].items()}
+        self._rules, self._states = data["rules"], data["states"]
+        self.states = self.bind(builder)
         self.start, self.end = data["start"], data["end"]
         # A sound table reduces at most ~(rules + 1) times per token; a table that loops
         # (reducing without reading) is stopped by this budget instead of running forever.
-        self.reductions_per_char = 2 * (len(rules) + 2)
+        self.reductions_per_char = 2 * (len(self._rules) + 2)
 
-    def parse(self, text: str):
+    def bind(self, builder) -> dict:
+        """The parse table with ``builder``'s callbacks in its reductions, for
+        ``parse(text, table)``: bind once per builder object, parse with it many times."""
+        rules = [(r["size"], r["origin"], None if r["unit"] else _callback(r, builder))
+                 for r in self._rules]
+        return {int(state): {sym: (True, arg) if shift else (False, rules[arg])
+                             for sym, (shift, arg) in row.items()}
+                for state, row in self._states.items()}
+
+    def parse(self, text: str, table: dict | None = None):
+        """The value of ``text``: built by the builder of ``table`` (from ``bind``), by
+        default the one this parser was made with."""
         match, ignore, new = self.regex.match, self.ignore, str.__new__
-        states, end_state = self.states, self.end
+        states, end_state = self.states if table is None else table, self.end
         stack = [self.start]
         values: list = []
         pos, n = 0, len(text)

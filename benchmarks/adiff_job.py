@@ -38,8 +38,8 @@ def main(argv: list[str]) -> int:
     from autodiff_cli.parser import parse
 
     if with_json:
+        from autodiff_cli.documents.grad import grad_document
         from autodiff_cli.render.json_doc import write
-        from autodiff_cli.report import grad_document
     out["import"], out["wall_import"] = time.process_time() - t, time.perf_counter() - w
     t, w = time.process_time(), time.perf_counter()
     parse("x")

@@ -31,7 +31,7 @@ except ImportError:  # the tests import this module to replay the corpus without
 with atheris.instrument_imports() if atheris else contextlib.nullcontext():
     import lark  # noqa: F401  (instrumented too: the lexer and LALR loop are the parser)
 
-    from autodiff_cli.cli import _read_bytes
+    from autodiff_cli.cli.problem import read_bytes as _read_bytes
     from autodiff_cli.engine import evaluate
     from autodiff_cli.errors import EvalError, InputError
     from autodiff_cli.parser import parse

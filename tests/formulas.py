@@ -14,8 +14,9 @@ from autodiff_cli.errors import EvalError
 from autodiff_cli.ops import FUNCTIONS, OPS
 from autodiff_cli.parser import parse
 
-#: Not smooth everywhere: kinks (abs, relu, max, min) -- kept out of "smooth" formulas.
-PIECEWISE = ("abs", "relu", "max", "min")
+#: Not smooth everywhere: kinks (abs, relu, max, min) and jumps (sign, step) -- kept out of
+#: "smooth" formulas.
+PIECEWISE = ("abs", "relu", "max", "min", "sign", "step")
 
 #: One entry per unary op (not per name: the NumPy aliases arcsin, ... would weigh twice).
 UNARY = sorted({by[1].name for by in FUNCTIONS.values() if 1 in by and by[1].name not in PIECEWISE
@@ -38,7 +39,7 @@ def formula(rng: random.Random, depth: int = 4, names=VARIABLES, piecewise: bool
     r = rng.random()
     if piecewise and r < 0.15:
         name = rng.choice(PIECEWISE)
-        if name in ("abs", "relu"):
+        if name in ("abs", "relu", "sign", "step"):
             return f"{name}({formula(rng, depth - 1, names, piecewise)})"
         args = [formula(rng, depth - 1, names, piecewise) for _ in range(rng.randint(2, 3))]
         return f"{name}({', '.join(args)})"

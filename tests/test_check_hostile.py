@@ -349,14 +349,16 @@ def test_an_interrupted_run_does_not_leave_the_last_report(run, tmp_path, monkey
     report = tmp_path / "r.xml"
     assert run("check", "--spec", str(spec), "--junit", str(report)).code == 0
     assert 'failures="0" errors="0"' in report.read_text(encoding="utf-8")
-    real = spec_module.point_document
+    import autodiff_cli.documents.check as documents
+
+    real = documents.point_document
 
     def stop(case, *args):
         if case.name == "two":
             raise KeyboardInterrupt
         return real(case, *args)
 
-    monkeypatch.setattr(spec_module, "point_document", stop)
+    monkeypatch.setattr(documents, "point_document", stop)
     assert run("check", "--spec", str(spec), "--junit", str(report)).code == 130
     root = ET.parse(report).getroot()
     assert root.get("errors") == "1"

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 import autodiff_cli
 import autodiff_cli.engine
-from autodiff_cli import cli as cli_module
 from autodiff_cli.cli import cli
+from autodiff_cli.cli import grad as cli_module
 
 from .conftest import ROOT
 

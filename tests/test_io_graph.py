@@ -22,11 +22,11 @@ from .conftest import ROOT
 
 
 def test_the_tree_looks_up_only_the_nodes_it_prints(run, monkeypatch):
-    import autodiff_cli.cli_graph as cli_graph
+    import autodiff_cli.documents.graph as documents
 
     calls = []
-    node = cli_graph._node
-    monkeypatch.setattr(cli_graph, "_node", lambda graph, ev, i: calls.append(i) or
+    node = documents._node
+    monkeypatch.setattr(documents, "_node", lambda graph, ev, i: calls.append(i) or
                         node(graph, ev, i))
     result = run("graph", "x" + "+x" * 5_000, "--at", "x=1")
     assert result.code == 0, result

@@ -3,8 +3,9 @@
 import pytest
 
 from autodiff_cli import evaluate, parse
+from autodiff_cli.documents.grad import grad_document, node_texts
+from autodiff_cli.documents.shared import node_entry
 from autodiff_cli.render.json_doc import _dumps, dumps
-from autodiff_cli.report import grad_document, node_entry, node_texts
 
 
 @pytest.mark.parametrize("formula, at", [

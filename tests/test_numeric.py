@@ -169,7 +169,7 @@ def test_a_step_straddling_a_kink_is_shrunk():
 def test_exactly_at_a_kink_the_status_is_kink():
     graph, ev, fn = function_of("relu(x) + x", {"x": 0.0})
     assert ev.kinks == [1]
-    [e] = N.check_inputs(graph, ev.values, ev.local, ev.grads, ev.kinks, ["x"], N.Settings())
+    [e] = N.check(ev, ["x"], N.Settings())
     assert e.status == "kink" and e.ok is None and "not differentiable" in e.note
 
 
@@ -182,7 +182,7 @@ def test_domain_edges_turn_one_sided_and_still_agree(source, x, exact):
     graph, ev, fn = function_of(source, {"x": x})
     num = N.estimate(fn, "central")
     assert num.method in ("forward", "backward") and "domain" in num.note
-    [e] = N.check_inputs(graph, ev.values, ev.local, ev.grads, ev.kinks, ["x"], N.Settings())
+    [e] = N.check(ev, ["x"], N.Settings())
     assert e.status == "ok", e
     assert e.fd == pytest.approx(exact, rel=1e-5)
 
@@ -254,8 +254,7 @@ def test_random_smooth_formulas_agree_with_every_method():
         for source, at in cases:
             graph = parse(source)
             ev = evaluate(graph, at)
-            for e in N.check_inputs(graph, ev.values, ev.local, ev.grads, ev.kinks,
-                                    list(graph.variables), N.Settings(method)):
+            for e in N.check(ev, list(graph.variables), N.Settings(method)):
                 assert e.status == "ok", (method, source, at, e)
 
 
@@ -289,11 +288,11 @@ def test_reverse_mode_agrees_with_the_complex_step_to_rounding():
 def test_node_gradients_are_checked_and_a_wrong_rule_is_pinned(monkeypatch):
     import autodiff_cli.ops as ops
 
-    bad = dataclasses.replace(OPS["sin"], local=lambda a, out: (math.cos(a) * 1.001,))
+    bad = dataclasses.replace(OPS["sin"], d=("1.001*cos(a)",))  # a wrong rule, planted
     monkeypatch.setitem(ops.FUNCTIONS["sin"], 1, bad)
     graph = parse("exp(sin(x*y)) + y")
     ev = evaluate(graph, {"x": 0.5, "y": 2.0})
-    nodes, culprit = N.check_nodes(graph, ev.values, ev.local, ev.grads, ev.kinks, N.Settings())
+    nodes, culprit = N.check_nodes(ev, N.Settings())
     status = {f"n{e.node}": e.status for e in nodes}
     assert status == {"n2": "mismatch", "n3": "ok", "n4": "ok", "n5": "ok"}
     assert culprit["node"] == "n3" and culprit["op"] == "sin" and culprit["input"] == "n2"
@@ -304,20 +303,41 @@ def test_node_gradients_are_checked_and_a_wrong_rule_is_pinned(monkeypatch):
 def test_node_checks_pass_for_correct_rules():
     graph = parse("z = t0 + t1*x1; -log(sigmoid(z)) + max(z, 0.1)*z")
     ev = evaluate(graph, {"t0": 1.0, "t1": 0.5, "x1": 2.0})
-    nodes, culprit = N.check_nodes(graph, ev.values, ev.local, ev.grads, ev.kinks, N.Settings())
+    nodes, culprit = N.check_nodes(ev, N.Settings())
     assert culprit is None and nodes
     assert all(e.status == "ok" for e in nodes), nodes
 
 
-# ---------------------------------------------------------------- the API `grad` uses
+# ---------------------------------------------------------------- the entry point `grad` uses
 
-def test_grad_check_api_is_kept():
+def test_the_check_takes_the_evaluation_and_evaluates_nothing_again(monkeypatch):
+    """``numeric.check`` reads the caller's evaluation: it binds and runs no full forward
+    pass again (grad's column used to, ~270 ms on the 100k-op benchmark formula)."""
+    import autodiff_cli.engine as engine
+
     graph = parse("x*y + sin(x)")
-    at = {"x": 1.0, "y": 2.0}
-    ev = evaluate(graph, at)
-    estimates = N.check(graph, at, ev.gradient)
+    ev = evaluate(graph, {"x": 1.0, "y": 2.0})
+
+    def again(*args, **kwargs):
+        raise AssertionError("the check evaluated the graph again")
+
+    monkeypatch.setattr(engine, "bind", again)
+    monkeypatch.setattr(engine, "forward", again)
+    estimates = N.check(ev, list(graph.variables), kink_estimates=True)
     assert [e.name for e in estimates] == ["x", "y"]
     assert all(e.ok and e.method == "central" for e in estimates)
-    fd, h, method = N.difference(graph, at, "x")
-    assert fd == pytest.approx(math.cos(1.0) + 2.0, rel=1e-9) and method == "central"
-    assert h == N.step_for("central", 1.0)
+    x = estimates[0]
+    assert x.fd == pytest.approx(math.cos(1.0) + 2.0, rel=1e-9)
+    assert x.step == N.step_for("central", 1.0)
+
+
+def test_grads_column_at_a_kink_keeps_its_estimate():
+    # grad's column (kink_estimates): the estimate is made as anywhere else, the status
+    # says kink; check's verdict: the plain estimate for the record, status kink.
+    graph = parse("relu(x) + x")
+    ev = evaluate(graph, {"x": 0.0})
+    [column] = N.check(ev, ["x"], kink_estimates=True)
+    [verdict] = N.check(ev, ["x"])
+    assert (column.status, column.note) == ("kink", "not differentiable at this point (kink)")
+    assert (verdict.status, verdict.note) == ("kink", "not differentiable at this point")
+    assert column.ok is None and verdict.ok is None

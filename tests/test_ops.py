@@ -88,6 +88,11 @@ POINTS: dict[str, list[P]] = {
     "abs": [o(2.5), o(-2.5), e(TINY, h=TINY / 10), e(-TINY, h=TINY / 10), e(-1e-300, h=1e-301),
             e(1e300)],
     "relu": [o(2), o(-2), e(TINY, h=TINY / 10), e(-TINY, h=TINY / 10), e(1e300)],
+    # constant on each side of the jump at 0; steps near it stay on one side
+    "sign": [o(2.5), o(-2.5), e(TINY, h=TINY / 10), e(-TINY, h=TINY / 10), e(1e-300, h=1e-301),
+             e(-1e300)],
+    "step": [o(2.5), o(-2.5), e(TINY, h=TINY / 10), e(-TINY, h=TINY / 10), e(1e-300, h=1e-301),
+             e(1e300)],
     "max": [o(1, 2), o(3, -1, 2), o(-4, -5, -6, -7), e(5), e(0, TINY, h=TINY / 10), e(1e-300, 0, h=1e-301),
             e(-1e300, 1e300)],
     "min": [o(1, 2), o(3, -1, 2), o(-4, -5, -6, -7), e(5), e(0, TINY, h=TINY / 10), e(-1e-300, 0, h=1e-301),
@@ -269,6 +274,8 @@ REFERENCE = {
     "cbrt": lambda a: math.copysign(abs(a) ** (1 / 3), a),
     "abs": lambda a: a if a >= 0 else -a,
     "relu": lambda a: a if a > 0 else 0.0,
+    "sign": lambda a: (a > 0) - (a < 0) + 0.0,
+    "step": lambda a: 1.0 if a > 0 else 0.0,
     "max": lambda *xs: sorted(xs)[-1],
     "min": lambda *xs: sorted(xs)[0],
     "hypot": _hypot,
@@ -548,6 +555,9 @@ KINKS = [
     # (op, args, the local gradients the documented convention gives)
     ("abs", (0.0,), (0.0,)),
     ("relu", (0.0,), (0.0,)),
+    # the value jumps at 0; the derivative, 0 on both sides, is taken as 0 at the jump
+    ("sign", (0.0,), (0.0,)),
+    ("step", (0.0,), (0.0,)),
     ("max", (1.0, 1.0), (0.5, 0.5)),
     ("max", (2.0, 2.0, 2.0, 2.0), (0.25, 0.25, 0.25, 0.25)),
     ("max", (3.0, -1.0, 3.0), (0.5, 0.0, 0.5)),
@@ -581,6 +591,47 @@ def test_abs_kink_matches_the_symmetric_difference():
     # d|x|/dx = 0 at 0 is the central difference's answer too.
     fd, _ = numeric_partial(OPS["abs"], (0.0,), 0, 1e-3)
     assert fd == 0.0 == _local(OPS["abs"], (0.0,))[0]
+
+
+def test_sign_and_step_jump_at_their_kink_where_differences_are_inconclusive():
+    """sign(0) = 0 and step(0) = 0; on either side of 0 the values are constant (derivative
+    0, the convention at 0 too), but a symmetric difference across the jump measures the
+    jump: jump/(2h), which grows without bound as h shrinks."""
+    sign, step = OPS["sign"], OPS["step"]
+    assert [sign.value(x) for x in (-TINY, -0.0, 0.0, 5e-324, 3.0)] == [-1.0, 0.0, 0.0, 1.0, 1.0]
+    assert [step.value(x) for x in (-TINY, -0.0, 0.0, 5e-324, 3.0)] == [0.0, 0.0, 0.0, 1.0, 1.0]
+    for op, jump in ((sign, 2.0), (step, 1.0)):
+        assert op.convention and op.kink(0.0) and not op.kink(5e-324)
+        assert _local(op, (0.0,)) == (0.0,)
+        for h in (1e-3, 1e-6):
+            assert (op.value(h) - op.value(-h)) / (2 * h) == pytest.approx(jump / (2 * h))
+
+
+@pytest.mark.parametrize("args, stdout, stderr", [
+    ("x=2", "value\t3.0\nx\t1.0\n", ""),
+    ("x=-2", "value\t2.0\nx\t-1.0\n", ""),
+    ("x=0", "value\t0.0\nx\t0.0\n",
+     "Warning: node n1 (sign) is at its kink (sign at 0), where it is not differentiable; "
+     "convention: sign'(0) = 0 (the value jumps at 0; the derivative is 0 on both sides)\n"
+     "Warning: node n3 (step) is at its kink (step at 0), where it is not differentiable; "
+     "convention: step'(0) = 0 (the value jumps at 0; the derivative is 0 on both sides)\n"),
+])
+def test_sign_and_step_are_language_functions(args, stdout, stderr, run):
+    """x·sign(x) is |x| (its derivative sign(x)); step(x) adds 1 for x > 0."""
+    result = run("grad", "x*sign(x) + step(x)", "--at", args, "--format", "plain")
+    assert (result.code, result.stdout, result.stderr) == (0, stdout, stderr)
+
+
+def test_check_at_a_jump_is_a_kink_and_near_it_agrees(run):
+    at_jump = run("check", "step(x) + sign(y)", "--at", "x=0,y=1", "--format", "json")
+    assert at_jump.code == 1
+    case = at_jump.json()["cases"][0]
+    assert case["status"] == {"x": "kink", "y": "ok"} and case["gradient"] == {"x": 0.0, "y": 0.0}
+    near = run("check", "x*step(x) + sign(x)", "--at", "x=1e-9", "--format", "json")
+    assert near.code == 0 and near.json()["cases"][0]["status"] == {"x": "ok"}
+    sampled = run("check", "x*step(x) + sign(x)", "--samples", "200", "--range", "x=-1:1",
+                  "--method", "complex", "--format", "json")
+    assert sampled.code == 0 and sampled.json()["summary"]["ok"] == 200
 
 
 def test_max_and_min_pick_the_extreme_argument():
@@ -733,7 +784,7 @@ REQUIRED = {
     **{f: ({1: f}) for f in (
         "exp log2 log10 log1p expm1 sqrt cbrt abs sin cos tan sec csc cot asin acos atan "
         "asec acsc acot sinh cosh tanh sech csch coth asinh acosh atanh asech acsch acoth "
-        "sigmoid softplus relu erf erfc").split()},
+        "sigmoid softplus relu sign step erf erfc").split()},
     "log": {1: "log", 2: "logb"},
     "ln": {1: "log"},
     "pow": {2: "pow"},
@@ -840,3 +891,50 @@ def test_numpy_names_print_as_adiff_names(alias, name, run):
 
 def test_constants_are_pi_and_e():
     assert CONSTANTS == {"pi": math.pi, "e": math.e}
+
+
+# ---------------------------------------------------------------- the bottom layer
+
+
+def test_the_op_table_imports_nothing_of_the_calculus():
+    """ops.py is the bottom layer (core): no import of autodiff_cli.calculus, at the top or
+    inside a function; its compiled attributes come from the compiler registered with it."""
+    import ast
+
+    from .conftest import ROOT
+
+    tree = ast.parse((ROOT / "autodiff_cli" / "ops.py").read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            imported |= {base} | {f"{base}.{a.name}".replace("..", ".") for a in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+    assert not {m for m in imported if "calculus" in m}, imported
+
+
+def test_an_op_compiles_in_a_fresh_interpreter_and_says_so_without_a_compiler():
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    code = (
+        "import math, sys\n"
+        "from autodiff_cli.ops import OPS\n"
+        "assert 'autodiff_cli.calculus' not in sys.modules\n"  # importing the table compiles nothing
+        "assert OPS['sin'].value is math.sin and OPS['tanh'].local(0.0, 0.0) == (1.0,)\n"
+        "assert 'autodiff_cli.calculus.rules' in sys.modules\n"  # first use registered it
+        "import autodiff_cli, autodiff_cli.ops as ops\n"
+        "ops.set_compiler(None)\n"
+        "autodiff_cli._install_compiler = lambda: None\n"  # a front door that registers none
+        "try:\n"
+        "    OPS['cos'].value\n"
+        "except RuntimeError as e:\n"
+        "    print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("no rule compiler is registered for the op table: import "
+                        "autodiff_cli.calculus (it registers one) before using an op\n")

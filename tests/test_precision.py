@@ -23,12 +23,13 @@ The rule (``_verdict``), for a true result t of the exact inputs:
 * a derivative that does not exist (``None`` in ``TRUTH``): the rule must not give a finite
   number (the engine turns that into an evaluation error when a gradient flows there).
 
-The float forms (``value``, ``local``) and the NumPy array forms (``avalue``, ``alocal``, as
-``--data`` calls them, on a 1-element array and on all of an op's points in one array) are
-held to the same truths. The complex versions (``cvalue``) are held, through the complex step
-Im f(x + ih)/h, to the same true derivatives (see ``test_complex_step_matches_the_truth`` for
-its rule). Kinks (abs and relu at 0, max/min ties, hypot at the origin, atan2 on its branch
-cut) are not points here: there the derivatives are tested against the stated convention.
+The float forms (``value``, ``local``) and the NumPy array forms (``array_value``,
+``array_local``, as ``--data`` calls them, on a 1-element array and on all of an op's points in
+one array) are held to the same truths. The complex versions (``cvalue``) are held, through the
+complex step Im f(x + ih)/h, to the same true derivatives (see
+``test_complex_step_matches_the_truth`` for its rule). Kinks (abs, relu, sign and step at 0,
+max/min ties, hypot at the origin, atan2 on its branch cut) are not points here: there the
+derivatives are tested against the stated convention.
 """
 
 from __future__ import annotations
@@ -118,6 +119,11 @@ POINTS: dict[str, dict[str, list]] = {
     "abs": {"ordinary": [2.5, -2.5], "tail": [1e300], "zero": [5e-324, -1e-320],
             "edge": [-MAX, MAX]},
     "relu": {"ordinary": [2, -2], "tail": [1e300, -1e300], "zero": [5e-324, -5e-324],
+             "edge": [MAX, -MAX]},
+    # sign and step: constant on each side of their jump at 0 (a kink, tested below)
+    "sign": {"ordinary": [2.5, -2.5], "tail": [1e300, -1e300], "zero": [5e-324, -5e-324],
+             "edge": [MAX, -MAX]},
+    "step": {"ordinary": [2.5, -2.5], "tail": [1e300, -1e300], "zero": [5e-324, -5e-324],
              "edge": [MAX, -MAX]},
     "max": {"ordinary": [(1, 2), (3, -1, 2), (-4, -5, -6, -7)], "tail": [(-1e300, 1e300)],
             "zero": [(0, 5e-324), (-5e-324, 0)], "edge": [(MAX, -MAX), (5,)]},
@@ -286,6 +292,8 @@ TRUTH = {
              lambda a: (INF if a == 0 else 1 / (3 * mpmath.cbrt(abs(a)) ** 2),)),
     "abs": (abs, lambda a: (mpmath.sign(a),)),
     "relu": (lambda a: max(a, mpf(0)), lambda a: (mpf(1) if a > 0 else mpf(0),)),
+    "sign": (mpmath.sign, lambda a: (mpf(0),)),
+    "step": (lambda a: mpf(1) if a > 0 else mpf(0), lambda a: (mpf(0),)),
     "max": (lambda *xs: max(xs), lambda *xs: _share(xs, max(xs))),
     "min": (lambda *xs: min(xs), lambda *xs: _share(xs, min(xs))),
     "hypot": (mpmath.hypot, _hypot_local),
@@ -600,6 +608,11 @@ KINKS = [
     ("abs", (0.0,), (0.0,)),
     ("abs", (-0.0,), (0.0,)),
     ("relu", (0.0,), (0.0,)),
+    # sign and step jump at 0: the derivative, 0 on both sides, is taken as 0 there too
+    ("sign", (0.0,), (0.0,)),
+    ("sign", (-0.0,), (0.0,)),
+    ("step", (0.0,), (0.0,)),
+    ("step", (-0.0,), (0.0,)),
     ("max", (1.0, 1.0), (0.5, 0.5)),
     ("max", (1e-320, -1.0, 1e-320), (0.5, 0.0, 0.5)),
     ("max", (MAX, MAX, MAX, MAX), (0.25, 0.25, 0.25, 0.25)),

@@ -1,8 +1,8 @@
 """Backends: what each primitive *is* for one kind of number (SymPy's lambdify ``MODULES``).
 
 A rule formula of the op table (``rules.py`` compiles them) names primitives: the op names of
-adiff's own language (``sin``, ``sech``, ``hypot``, ...) plus a few internal, stable helpers
-that formulas may call but users may not (``ops.PRIMITIVES``: ``sign``, ``step``,
+adiff's own language (``sin``, ``sech``, ``hypot``, ``sign``, ``step``, ...) plus a few
+internal, stable helpers that formulas may call but users may not (``ops.PRIMITIVES``:
 ``div_prod``, ``exp_neg_square``). A backend maps each name to an implementation:
 
 * ``math``: floats, the hot loop. ``math.sin`` itself, or a stable helper (``_sech``).
@@ -10,6 +10,7 @@ that formulas may call but users may not (``ops.PRIMITIVES``: ``sign``, ``step``
   table is first built, never when this module is imported.
 * ``cmath``: the analytic extension, for the complex step. A primitive that has none maps to
   ``None``, and every op whose value formula uses it has no complex version (``erf``, ``abs``).
+  ``sign`` and ``step`` have one: constant on each side of the jump, of the real part.
 * ``tangent``: dual numbers (forward mode). Each primitive is lifted generically from the
   math backend's value and local rule of its op: ``f(x + εt) = f(x) + ε·Σ f'ₖ(x)·tₖ``.
 * ``graph``: expression nodes (symbolic derivatives): each primitive records ``(op, args)``.
@@ -226,9 +227,9 @@ MATH = {
     "asinh": math.asinh, "acosh": math.acosh, "atanh": math.atanh,
     "asech": _asech, "acsch": _acsch, "acoth": _acoth,
     "sigmoid": _sigmoid, "softplus": _softplus, "logsumexp": _logsumexp,
-    "erf": math.erf, "erfc": math.erfc,
+    "erf": math.erf, "erfc": math.erfc, "sign": _sign, "step": _step,
     # internal primitives (ops.PRIMITIVES)
-    "sign": _sign, "step": _step, "div_prod": _div_prod, "exp_neg_square": _exp_neg_square,
+    "div_prod": _div_prod, "exp_neg_square": _exp_neg_square,
     # helpers of the hand-written rules
     "any": bool, "where": _where, "mul_div": _mul_div, "pow_total": _pow_total,
     "fmod": math.fmod, "sum": math.fsum, "has_tie": _has_tie,
@@ -352,7 +353,10 @@ CMATH = {
     "asech": _casech, "acsch": lambda a: cmath.asinh(1.0 / a), "acoth": _cacoth,
     "sigmoid": _csigmoid, "softplus": _csoftplus, "logsumexp": _clogsumexp,
     "erf": None, "erfc": None,  # no complex version in the standard library
-    "sign": None, "step": None,  # not analytic
+    # constant on each side of the jump at 0, so analytic off it (derivative 0): by the real
+    # part, which the complex step leaves exact
+    "sign": lambda z: complex(_sign(complex(z).real)),
+    "step": lambda z: complex(_step(complex(z).real)),
     "div_prod": lambda n, x, y: n / (x * y), "exp_neg_square": lambda a: cmath.exp(-a * a),
 }
 

@@ -8,8 +8,9 @@ source the first time an op is used with a backend (``backends.py``), ``compile(
 and hands back the function: ``op.value``, ``op.local``, ``op.cvalue``, ... are these
 functions, built lazily. Only the op table is ever compiled, never user input.
 
-How a formula becomes code: adiff's parser reads it into a graph (the internal primitives
-of ``ops.PRIMITIVES`` are callable while it does); the nodes, in creation order, are
+How a formula becomes code: adiff's parser reads it into a graph (with
+``parse(..., functions=formula_functions())``: the internal primitives of ``ops.PRIMITIVES``
+are callable there, and only there); the nodes, in creation order, are
 hash-consed across all the formulas of a rule (one ``tanh(a)`` for two uses), constant
 subexpressions are folded with the math backend (``2/sqrt(pi)`` is one literal), and the
 code is emitted with a temporary for each node used more than once and everything else
@@ -30,38 +31,13 @@ from __future__ import annotations
 import math
 import operator
 import re
-from contextlib import contextmanager
 
+from ..ops import Rule, rule  # noqa: F401 - the table's hand-written rule names; re-exported
 from .backends import BACKENDS, DOWN, TINY, UP, Backend, Expr
 
 _INF = math.inf
 _NAN = math.nan
 PARAMS = ("a", "b", "c", "d")  # the names of an op's inputs in its formulas
-
-
-class Rule:
-    """A hand-written rule of ``HAND``, named in the op table.
-
-    ``formulas`` optionally state what the rule computes at ordinary points (one per
-    input, as a formula): the graph backend uses them for symbolic derivatives, and
-    tests/test_rules.py holds the rule to them. ``each`` is the same for a variadic op:
-    one formula in ``x`` (the input) and ``out``.
-    """
-
-    __slots__ = ("name", "formulas", "each")
-
-    def __init__(self, name: str, formulas: tuple[str, ...] = (), each: str | None = None):
-        self.name = name
-        self.formulas = formulas
-        self.each = each
-
-    def __repr__(self) -> str:
-        return f"rule({self.name!r})"
-
-
-def rule(name: str, *formulas: str, each: str | None = None) -> Rule:
-    """A hand-written rule (``HAND[name]``), for the op table."""
-    return Rule(name, formulas, each)
 
 
 class RuleError(Exception):
@@ -75,22 +51,20 @@ class NoImplementation(Exception):
 # ---------------------------------------------------------------- parsing formulas
 
 _PARSED: dict[str, object] = {}
+_FUNCTIONS: dict = {}
 
 
-@contextmanager
-def _with_primitives():
-    """The internal primitives callable by name while the table's formulas are parsed."""
-    from .. import ops
+def formula_functions() -> dict:
+    """The functions the table's formulas may call: the language's, and the internal
+    primitives (``ops.PRIMITIVES``), which user formulas may not."""
+    if not _FUNCTIONS:
+        from .. import ops
 
-    added = [name for name in ops.PRIMITIVES if name not in ops.FUNCTIONS]
-    for name in added:
-        op = ops.PRIMITIVES[name]
-        ops.FUNCTIONS[name] = {op.arity: op}
-    try:
-        yield
-    finally:
-        for name in added:
-            ops.FUNCTIONS.pop(name, None)
+        table = {name: dict(by_arity) for name, by_arity in ops.FUNCTIONS.items()}
+        for name, op in ops.PRIMITIVES.items():
+            table[name] = {op.arity: op}
+        _FUNCTIONS.update(table)
+    return _FUNCTIONS
 
 
 def parse_formula(text: str):
@@ -101,8 +75,7 @@ def parse_formula(text: str):
         from ..parser import parse
 
         try:
-            with _with_primitives():
-                graph = parse(text)
+            graph = parse(text, functions=formula_functions())
         except InputError as exc:
             raise RuleError(f"the op table's formula {text!r} does not parse: {exc}") from None
         _PARSED[text] = graph

@@ -1,11 +1,14 @@
 """Output: the only package that knows how results look.
 
-Commands build one plain document (dicts and lists, the shape of the JSON
-output) and hand it to ``emit``; the table, JSON and plain renderers all read
-that same document. Each command has one module here (``render/grad.py``, ...)
-with a ``table(doc, **options)`` and a ``plain(doc, **options)`` function;
-JSON is generic (``json_doc.py``). Rich is imported only when a table is
-printed (shared Rich helpers live in ``table.py``).
+Commands build one plain document (``documents/``: dicts and lists, the shape
+of the JSON output) and hand it to ``emit``; the table, JSON and plain
+renderers all read that same document, and nothing else: this package imports
+nothing above ``documents``. Each command has one module here
+(``render/grad.py``, ``check.py``, ``graph.py``, ``trace.py``), for a point and
+for data mode alike, with a ``table(doc, **options)`` and a ``plain(doc,
+**options)`` function; JSON is generic (``json_doc.py``). Rich is imported only
+when a table is printed (shared Rich helpers live in ``table.py``); progress
+bars on stderr are ``progress.py``.
 
 Text that reaches stdout goes through one of two functions, so that no output
 can crash or mislead on any terminal:
@@ -28,16 +31,10 @@ import math
 import os
 import sys
 
+from ..documents.base import num
 from ..errors import escape_controls
 
 FORMATS = ("table", "json", "plain")
-
-
-def num(x):
-    """A number for JSON: finite floats as they are, others as "nan"/"inf"/"-inf"."""
-    if x is None or isinstance(x, str) or math.isfinite(x):
-        return x
-    return "nan" if x != x else ("inf" if x > 0 else "-inf")
 
 
 def format_number(x, digits: int | None = 6) -> str:

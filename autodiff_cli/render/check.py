@@ -1,4 +1,8 @@
-"""Renderers for ``adiff check``: a table of (point, input) rows, worst first on failure."""
+"""Renderers for ``adiff check``: a table of (point, input) rows, worst first on failure.
+
+Reads the document of ``documents.check`` (a point, many, a spec file's cases, or
+the loss summed over a data file).
+"""
 
 from __future__ import annotations
 
@@ -25,15 +29,6 @@ _MARKS = {
     "unavailable": ("? n/a", "yellow"),
 }
 _ORDER = ("mismatch", "expect-mismatch", "inconclusive", "unavailable", "kink", "ok")
-
-_METHOD_TEXT = {
-    "central": "central differences, h = cbrt(eps)·max(1, |x|) ≈ 6.06e-06·max(1, |x|)",
-    "forward": "forward differences, h = sqrt(eps)·max(1, |x|) ≈ 1.49e-08·max(1, |x|)",
-    "backward": "backward differences, h = sqrt(eps)·max(1, |x|) ≈ 1.49e-08·max(1, |x|)",
-    "complex": "complex step, Im f(x + ih)/h with h = 1e-100·max(1, |x|)",
-    "richardson": "Richardson extrapolation (Ridders) from h = 2^-7·max(1, |x|), halving",
-}
-
 
 def rows(doc: dict) -> list[dict]:
     """Every (point, input) of the document as a flat row."""
@@ -124,7 +119,7 @@ def table(doc: dict, **_options) -> None:
             p = doc["cases"][0]
             value_line(out, p["value"], p["at"])
             if "data" in doc:  # --data: the value is the loss summed over the rows
-                from .data import reduce_text
+                from .grad import reduce_text
 
                 out.print(Text(reduce_text(doc)))
     if "suite" in doc:
@@ -297,7 +292,9 @@ def _rule_text(doc: dict) -> str:
         return ("a gradient agrees when |ad − fd| ≤ atol + rtol·|fd|, with each case's method "
                 "and tolerances; a failed comparison is re-examined (Richardson, complex step) "
                 "before it counts")
-    method = _METHOD_TEXT.get(doc["method"], doc["method"])
+    from ..documents.check import METHOD_TEXT
+
+    method = METHOD_TEXT.get(doc["method"], doc["method"])
     if "step" in doc:
         method = f"{doc['method']}, h = {format_number(doc['step'], 3)}"
     return (f"{method}; agree when |ad − fd| ≤ {format_number(doc['atol'])} + "
@@ -322,7 +319,7 @@ def _verdict(doc: dict):
                 style="bold red")
     w = doc.get("worst")
     if w:
-        from ..spec import failure_text
+        from ..documents.check import failure_text
 
         text.append("\nworst: " + message(failure_text(w)), style="red")
     if "suite" in doc:

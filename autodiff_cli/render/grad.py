@@ -1,10 +1,22 @@
-"""Renderers for ``adiff grad``: the node table and the gradient table."""
+"""Renderers for ``adiff grad``: the node table and the gradient table.
+
+Reads the document of ``documents.grad``, at a point or summed over the rows
+of a data file (``--data``: the document has "data"). There the loss is
+L = f summed (or averaged) over the rows: a node whose value differs row by
+row shows the sum of its values over the rows ("Σ 5"), its local gradients
+are "per row", every gradient is that of L, summed over the rows, and
+``--per-example`` adds the rows themselves: L = L1 + L2 + ... and
+∂L/∂θ = ∂L1/∂θ + ∂L2/∂θ + ...
+"""
 
 from __future__ import annotations
 
 import sys
 
 from . import format_number, message, safe, sym
+
+#: Rows of the examples table shown (the first and the last ones).
+EXAMPLE_ROWS = 60
 
 
 def _line(*fields) -> str:
@@ -14,8 +26,12 @@ def _line(*fields) -> str:
 
 
 def plain(doc: dict, **_options) -> None:
+    """value and name<TAB>gradient lines; with --per-example, one line per row:
+    example<TAB>row<TAB>value<TAB>one gradient per parameter."""
     lines = [_line("value", doc["value"])]
     lines.extend(_line(name, g) for name, g in doc["gradient"].items())
+    for ex in doc.get("examples", ()):
+        lines.append(_line("example", str(ex["row"]), ex["value"], *ex["gradient"].values()))
     sys.stdout.write("\n".join(lines) + "\n")
 
 
@@ -33,6 +49,95 @@ def mark(status: str) -> tuple[str, str]:
     text, style = _MARKS.get(status) or (safe(status), "yellow")
     return sym(text), style
 
+
+# ---------------------------------------------------------------- data mode
+
+def sigma(doc: dict) -> str:
+    """The symbol of the reduction: Σ for the sum, 'mean' for the mean."""
+    return sym("Σ") if doc["data"]["reduce"] == "sum" else "mean"
+
+
+def reduce_text(doc: dict) -> str:
+    """'L = the sum of f over the 12 rows of FILE' (made safe for the output)."""
+    data = doc["data"]
+    what = "sum" if data["reduce"] == "sum" else "mean"
+    rows = f"{data['rows']:,} row{'s' if data['rows'] != 1 else ''}"
+    return f"L = the {what} of f over the {rows} of {safe(data['file'])}"
+
+
+def heading(out, doc: dict, formula: str) -> None:
+    """The formula and the point; in data mode, what L is and the parameters."""
+    from .table import heading as formula_line
+    from .table import value_line
+
+    formula_line(out, formula)
+    if "data" not in doc:
+        value_line(out, doc["value"], doc["at"])
+        return
+    from rich.text import Text
+
+    columns = doc["data"]["columns"]
+    out.print(Text(reduce_text(doc)
+                   + (f" (columns {', '.join(safe(c) for c in columns)})" if columns else "")))
+    value_line(out, doc["value"], doc["at"], "parameters")
+
+
+def _shown(doc: dict, n: dict) -> dict:
+    """A node entry as the shared node table reads it: per-row values as their sum."""
+    if not n.get("varies"):
+        return n
+    return {**n, "value": f"{sigma(doc)} {format_number(n['value'])}",
+            "local": ["per row"] if n["inputs"] else []}
+
+
+def sum_text(n: int, reduce: str) -> str:
+    """'L = L1 + … + L12, and ∂L/∂θ = ∂L1/∂θ + … + ∂L12/∂θ' (divided by n for the mean)."""
+    def terms(f):
+        parts = [f(k) for k in range(1, n + 1)] if n <= 3 else [f(1), "…", f(n)]
+        text = " + ".join(parts)
+        if reduce == "mean":
+            text = f"({text})/{n}" if n > 1 else text
+        return text
+
+    return sym(f"L = {terms(lambda k: f'L{k}')}, and ∂L/∂θ = {terms(lambda k: f'∂L{k}/∂θ')}")
+
+
+def examples_table(doc: dict, limit=EXAMPLE_ROWS):
+    """Each row's value and gradient, and their sum (--per-example; trace --data)."""
+    from .table import NUM, Grid, ellipsis, limit_rows
+
+    examples = doc["examples"]
+    names = list(doc["gradient"])
+    columns = doc["data"]["columns"]
+    grid = Grid(f"Examples: {sum_text(len(examples), doc['data']['reduce'])}")
+    grid.column("row", NUM, style="dim")
+    grid.column("line", NUM, style="dim", drop=1)
+    for c in columns:
+        grid.column(safe(c), NUM, drop=2)
+    grid.column("Li", NUM)
+    for name in names:
+        grid.column(sym("∂Li/∂") + safe(name), NUM, style="bold")
+    head, tail, hidden = limit_rows(iter(examples), limit)
+
+    def add(ex):
+        grid.row(str(ex["row"]), str(ex["line"]),
+                 *[format_number(ex["data"][c]) for c in columns],
+                 format_number(ex["value"]),
+                 *[format_number(ex["gradient"][name]) for name in names])
+
+    for ex in head:
+        add(ex)
+    if hidden:
+        grid.marker(ellipsis(), "", *[""] * len(columns), f"{hidden:,} more rows")
+    for ex in tail:
+        add(ex)
+    grid.section()
+    grid.row(sigma(doc), "", *[""] * len(columns), format_number(doc["value"]),
+             *[format_number(doc["gradient"][name]) for name in names], style="bold")
+    return grid
+
+
+# ---------------------------------------------------------------- tables
 
 def gradient_table(doc: dict, what: str = "input", of: str = "f"):
     """Each input's gradient beside its finite difference (``what``: "parameter" with --data)."""
@@ -61,27 +166,42 @@ def gradient_table(doc: dict, what: str = "input", of: str = "f"):
 
 
 def table(doc: dict, nodes_limit=None, **_options) -> None:
-    from .table import console, heading, node_table, note, value_line
+    from .table import console, node_table, note
 
+    data = "data" in doc
     out = console()
-    heading(out, doc["expression"])
-    value_line(out, doc["value"], doc["at"])
+    heading(out, doc, doc["expression"])
     if "nodes" in doc:
-        nodes, hidden = node_table(doc["nodes"].items, nodes_limit, doc["output"])
+        if data:
+            nodes, hidden = node_table((_shown(doc, n) for n in doc["nodes"].items), nodes_limit,
+                                       doc["output"], "grad ∂L/∂node")
+        else:
+            nodes, hidden = node_table(doc["nodes"].items, nodes_limit, doc["output"])
         nodes.print(out)
+        if data:
+            what = "summed" if doc["data"]["reduce"] == "sum" else "averaged"
+            note(out, f"{sigma(doc)}: a value that differs row by row, {what} over the rows; "
+                      "grad: summed over the rows")
         if hidden:
             note(out, f"{hidden:,} of the nodes are not shown: use --nodes all, or --format json")
+    if "examples" in doc:
+        examples_table(doc).print(out)
     if doc["gradient"]:
-        gradient_table(doc).print(out)
+        (gradient_table(doc, "parameter", "L") if data else gradient_table(doc)).print(out)
+    elif data:
+        note(out, "The formula has no parameters (every variable is a column): there is no "
+                  "gradient.")
     else:
         note(out, "The formula has no input variables: there is no gradient.")
     check = doc["check"]
     if "skipped" in check:
         note(out, f"finite-difference check skipped: {message(check['skipped'])}")
     elif doc["gradient"]:
-        note(out, f"central differences, step h = {format_number(check['step'], 3)}·max(1, |x|); "
+        of, x = ("differences of L, h", "θ") if data else ("differences, step h", "x")
+        note(out, f"central {of} = {format_number(check['step'], 3)}·max(1, |{x}|); "
                   f"they agree when |ad − fd| ≤ {format_number(check['atol'])} + "
                   f"{format_number(check['rtol'])}·|fd|")
     for kink in doc["kinks"]:
-        note(out, f"{kink['node']} ({kink['op']}) is at its kink: {message(kink['convention'])}",
-             style="yellow")
+        rows = f" in {kink['rows']:,} rows" if "rows" in kink else ""
+        note(out, f"{kink['node']} ({kink['op']}) is at its kink{rows}: "
+                  f"{message(kink['convention'])}", style="yellow")

@@ -1,6 +1,6 @@
 """Renderers for ``adiff graph``: a Rich tree, Graphviz DOT and a Mermaid flowchart.
 
-All three read the same document (see ``cli_graph.graph_document``): nodes
+All three read the same document (see ``documents.graph.graph_document``): nodes
 with their op, label, formula text and, when evaluated, value, local
 gradients and gradient of the output; edges from each input to its consumer.
 DOT and Mermaid are plain strings (no Rich), written line by line. Every walk
@@ -240,7 +240,7 @@ def mermaid(doc: dict, **_options) -> None:
 # ---------------------------------------------------------------- the tree
 
 class _ListNodes:
-    """Random access to a document's nodes given as a list (``cli_graph.NodeStream``
+    """Random access to a document's nodes given as a list (``documents.graph.NodeStream``
     offers the same methods without building the list)."""
 
     def __init__(self, nodes):

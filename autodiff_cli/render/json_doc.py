@@ -1,7 +1,7 @@
 """Strict JSON on stdout: one document, no NaN/Infinity tokens.
 
-Non-finite numbers are already strings (``render.num``); ``allow_nan=False``
-turns any slip into an error instead of invalid JSON. Lists of nodes are
+Non-finite numbers are already strings (``documents.num``); the encoder's
+``allow_nan=False`` turns any slip into an error instead of invalid JSON. Lists of nodes are
 written one element at a time so a million-node graph never exists twice in
 memory. On a stdout that cannot encode every character (``LC_ALL=C``,
 cp1252) the document is written in ASCII, every other character as a
@@ -11,24 +11,13 @@ JSON, and readable by any parser.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 
-_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+from ..documents.base import Stream
+from ..documents.base import encode as _dumps
 
-
-class Stream:
-    """A lazily produced JSON array: ``Stream(generator_of_items)``.
-
-    ``texts``, when given, is a function returning the JSON text of each item
-    (the same text ``_dumps(item)`` gives): the JSON writer uses it instead of
-    encoding the items, which is faster for big arrays.
-    """
-
-    def __init__(self, items, texts=None):
-        self.items = items
-        self.texts = texts
+__all__ = ["Stream", "ascii_json", "chunks", "dumps", "write"]
 
 
 def chunks(doc):

@@ -9,6 +9,10 @@ process on the spot and leave the cursor hidden, so while a bar is live (and
 nothing else handles SIGTERM) a handler clears the bar's line, shows the cursor
 again and then lets the signal end the process as it would have (exit status
 143 in a shell).
+
+The library never shows progress itself: a pass over data (``batch.run``) and
+a check (``spec.CaseRun``) call a progress callback, and the command line
+passes one of these in (``RowProgress``, ``PointProgress``).
 """
 
 from __future__ import annotations
@@ -117,3 +121,30 @@ class StderrProgress:
             bar, self.bar = self.bar, None
             bar.stop()
         self._release_sigterm()
+
+
+class PointProgress(StderrProgress):
+    """Points checked (``adiff check``): call it once per point."""
+
+    def __init__(self, total: int, stream=None, delay: float = PROGRESS_DELAY):
+        super().__init__("checking", total, "count", stream, delay)
+        self.done = 0
+
+    def __call__(self, n: int = 1) -> None:
+        self.done += n
+        self.update(min(self.done, self.total))
+
+
+class RowProgress(StderrProgress):
+    """Rows of a data file processed (``--data``): call it with the rows done so far.
+
+    ``data`` is the file being read (``dataset.DataFile``: its ``shown`` name, its
+    ``size`` in bytes when known, and ``bytes_read``).
+    """
+
+    def __init__(self, data, stream=None, delay: float = PROGRESS_DELAY):
+        super().__init__(data.shown, data.size, "rows", stream, delay)
+        self.data = data
+
+    def __call__(self, rows: int) -> None:
+        self.update(getattr(self.data, "bytes_read", None), rows=rows)

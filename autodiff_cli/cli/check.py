@@ -1,48 +1,38 @@
 """adiff check: reverse mode against finite differences, with an exit code CI can trust.
 
-Glue only: options -> cases (``spec.py``) -> checks (``numeric.py``) -> one
-document -> ``render/check.py``. Exit 0 when every gradient agrees, 1 when any
-does not (or is at a kink, without --allow-kinks), 2 for bad input, 3 for an
-evaluation error at a given point.
+Glue only: options -> ``Problem`` -> cases (``spec.py``) -> checks
+(``numeric.py``) -> one document (``documents.check``) -> ``render/check.py``.
+Exit 0 when every gradient agrees, 1 when any does not (or is at a kink,
+without --allow-kinks), 2 for bad input, 3 for an evaluation error at a given
+point. With --data, the gradient of the loss summed over a data file's rows is
+checked against finite differences of that sum.
 
 Points are checked one at a time and their documents are not kept: JSON
 streams them to stdout as they come (the summary fields follow the "cases"
 array), plain output gets them as a stream too, and a table keeps only what
-it shows (``Keeper``). Memory does not grow with --samples.
+it shows (``documents.check.Keeper``). Memory does not grow with --samples.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import click
 
-from .cli import FormulaCommand, cli, data_options, data_settings, formula_options, read_formula, warn
-from .errors import AdiffError, EvalError, InputError, escape_controls
-from .numeric import EVALUATIONS, METHODS, RULE, TOLERANCES, Settings
-from .render import emit
-from .render.progress import PROGRESS_DELAY, StderrProgress
+from ..documents import check as documents
+from ..errors import AdiffError, EvalError, InputError, escape_controls
+from ..numeric import EVALUATIONS, METHODS, TOLERANCES, Settings
+from ..render import emit
+from .messages import note, warn
+from .options import FormulaCommand, data_options, data_settings, formula_options, wrt_option
+from .problem import Problem, pass_over
 
 #: Above this many node evaluations a run states its cost on stderr first
 #: (~0.1-0.3 µs each here: a million is a fraction of a second).
 COST_NOTE = 1_000_000
-#: A table keeps every point while there are this many; beyond, it keeps the
-#: first KEEP_FAILING failing points, the worst passing point of each input
-#: and the first point at each kink (the JSON has every point).
-KEEP_POINTS = 2_000
-KEEP_FAILING = 1_000
-
-
-class Progress(StderrProgress):
-    """Points checked, as a progress bar on stderr (see render.progress)."""
-
-    def __init__(self, total: int, stream=None, delay: float = PROGRESS_DELAY):
-        super().__init__("checking", total, "count", stream, delay)
-        self.done = 0
-
-    def __call__(self, n: int = 1) -> None:
-        self.done += n
-        self.update(min(self.done, self.total))
+#: The methods --data can use (the complex step needs complex versions of whole columns).
+DATA_METHODS = ("central", "forward", "backward", "richardson")
 
 
 def _float(name):
@@ -58,9 +48,9 @@ def _float(name):
     return convert
 
 
-@cli.command(cls=FormulaCommand)
+@click.command(cls=FormulaCommand)
 @formula_options
-@click.option("--wrt", metavar="NAME,...", help="Check these inputs only.")
+@wrt_option("Check these inputs only.")
 @click.option("--method", type=click.Choice(METHODS), default="central", show_default=True,
               help="Finite-difference method.")
 @click.option("--step", type=float, callback=_float("--step"), metavar="H",
@@ -81,16 +71,17 @@ def _float(name):
               help="A hand-written partial derivative to check, one input each (repeatable).")
 @click.option("--allow-kinks", is_flag=True,
               help="Do not fail at a point where an op sits on its kink (abs(0), a max tie).")
-@click.option("--nodes", is_flag=True,
+@click.option("--per-node", "per_node", is_flag=True,
               help="Also check the gradient of every intermediate node, to pin a wrong rule.")
+@click.option("--nodes", "old_nodes", is_flag=True, hidden=True)
 @click.option("--spec", "spec", metavar="PATH", help="Run the cases of a TOML spec file.")
 @click.option("--allow-any-path", is_flag=True,
               help="Let a spec's file = \"...\" read outside the spec's directory.")
 @click.option("--junit", "junit_path", metavar="PATH", help="Also write a JUnit XML report.")
 @data_options
 def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples, seed, ranges,
-          expects, allow_kinks, nodes, spec, allow_any_path, junit_path, data, reduce, delimiter,
-          chunk_size):
+          expects, allow_kinks, per_node, old_nodes, spec, allow_any_path, junit_path, data, reduce,
+          delimiter, chunk_size):
     """Check reverse-mode gradients against finite differences.
 
     Exit 0 when every gradient agrees, 1 when any does not (or an op sits on
@@ -108,11 +99,15 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
     With --data FILE, the gradient of the loss summed over the rows of FILE
     (see adiff grad --help) is checked against finite differences of that sum.
     """
+    if old_nodes:
+        note("adiff check --nodes is now --per-node (in adiff grad, --nodes says which node "
+             "rows to show)")
+        per_node = True
     report = JUnit(junit_path, "adiff check" if spec is None else spec)
     run = Run(fmt)
     try:
         return _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
-                      seed, ranges, expects, allow_kinks, nodes, spec, allow_any_path, report,
+                      seed, ranges, expects, allow_kinks, per_node, spec, allow_any_path, report,
                       data, reduce, delimiter, chunk_size)
     except AdiffError as exc:
         # A run that stopped on bad input or an evaluation error still leaves a
@@ -127,10 +122,11 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
 
 
 def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples, seed,
-           ranges, expects, allow_kinks, nodes, spec, allow_any_path, report, data, reduce,
+           ranges, expects, allow_kinks, per_node, spec, allow_any_path, report, data, reduce,
            delimiter, chunk_size):
-    from .bindings import parse_bindings
-    from .spec import Case, CaseRun, check_samples, parse_expect, parse_ranges
+    from ..documents.check import check_document
+    from ..render.progress import PointProgress
+    from ..spec import Case, CaseRun, check_samples, parse_expect, parse_ranges
 
     settings = Settings(method, rtol, atol, step)
     loaded = data_settings(data, reduce, delimiter, chunk_size)
@@ -139,31 +135,18 @@ def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, sa
     if loaded is not None:
         others = [name for name, v in (("--spec", spec), ("--samples", samples), ("--seed", seed),
                                        ("--range", ranges), ("--expect", expects),
-                                       ("--nodes", nodes), ("--allow-any-path", allow_any_path))
-                  if v]
+                                       ("--per-node", per_node),
+                                       ("--allow-any-path", allow_any_path)) if v]
         if others:
             raise InputError(f"{others[0]} cannot be combined with --data")
-        from .cli_data import check_data
-
         report.suite = "adiff check --data"
-        result, data_entry = check_data(read_formula(expr, file, max_size), parse_bindings(at), loaded,
-                                        None if wrt is None else _names(wrt), settings,
-                                        allow_kinks, max_size, expr, file)
-        run.results.append(result)
-        for point in result.points:
-            run.tally.add(point)
-        doc = _document(run, settings, single=True)
-        doc.update(cases=list(result.points), **run.late())
-        doc.done = True
-        doc["data"] = data_entry
-        report.write(run.results)
-        emit("check", doc, fmt)
-        return 0 if doc["ok"] else 1
+        return _check_data(run, expr, file, at, fmt, max_size, wrt, settings, allow_kinks, loaded,
+                           report)
     if spec is not None:
         if expr is not None or file is not None or at or expects or ranges or wrt:
             raise InputError("--spec runs the cases of a file: give EXPR, -f, --at, --wrt, "
                              "--range and --expect in the file, not on the command line")
-        return _run_spec(run, spec, fmt, max_size, settings, samples, seed, allow_kinks, nodes,
+        return _run_spec(run, spec, fmt, max_size, settings, samples, seed, allow_kinks, per_node,
                          allow_any_path, report)
     if allow_any_path:
         raise InputError("--allow-any-path is for the file = \"...\" entries of a --spec file")
@@ -171,19 +154,17 @@ def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, sa
         raise InputError("--range needs --samples N")
     if seed is not None and samples is None:
         raise InputError("--seed needs --samples N")
-    source = read_formula(expr, file, max_size)
-    fixed = parse_bindings(at)
-    case = Case(source=source, points=[fixed], samples=samples,
+    problem = Problem(expr, file, at, max_size, warn_unused=False)
+    case = Case(source=problem.source, points=[problem.at], samples=samples,
                 seed=0 if seed is None else seed, ranges=parse_ranges(ranges),
-                expect=parse_expect(expects),
-                wrt=None if wrt is None else _names(wrt), settings=settings,
-                allow_kinks=allow_kinks, nodes=nodes, max_size=max_size)
-    progress = Progress(case.samples or 1)
+                expect=parse_expect(expects), wrt=None if wrt is None else problem.wrt(wrt),
+                settings=settings, allow_kinks=allow_kinks, nodes=per_node, max_size=max_size)
+    progress = PointProgress(case.samples or 1)
     try:
-        case_run = CaseRun(case, progress, warn)
-        _warn_unused(case, case_run)
+        case_run = CaseRun(case, progress, warn, graph=problem.graph)
+        problem.warn_unused(case_run.result.used)
         _note_cost(case_run, settings.method)
-        doc = _document(run, settings, single=True, case=case)
+        doc = check_document(settings, single=True, case=case)
         run.emit(doc, run.single(case_run), report, progress)
     finally:
         progress.close()
@@ -191,18 +172,37 @@ def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, sa
     return 0 if doc["ok"] else 1
 
 
-def _names(spec: str) -> list[str]:
-    names = [n.strip() for n in spec.split(",") if n.strip()]
-    if not names:
-        raise InputError("--wrt needs input names, e.g. --wrt x,y")
-    return list(dict.fromkeys(names))
+def _check_data(run, expr, file, at, fmt, max_size, wrt, settings, allow_kinks: bool,
+                loaded: dict, report) -> int:
+    """adiff check --data: the summed gradient against finite differences of the summed loss."""
+    from ..batch import check_gradient
+    from ..documents.check import check_document, point_document
+    from ..documents.shared import data_entry
+    from ..spec import Case, CaseResult, judge_point
 
-
-def _note(message: str) -> None:
-    try:
-        click.echo(f"Note: {message}", err=True)
-    except (OSError, ValueError):
-        pass
+    if settings.method not in DATA_METHODS:
+        raise InputError(f"--method {settings.method} is not available with --data: the "
+                         "complex step needs complex versions of whole columns",
+                         hint=f"use one of {', '.join(DATA_METHODS)}")
+    problem = Problem(expr, file, at, max_size)
+    setup = problem.setup(loaded, None if wrt is None else problem.wrt(wrt))
+    setup.data.keep = math.inf
+    totals = pass_over(setup, noise=True)
+    estimates = check_gradient(setup, totals, setup.wrt, settings)
+    case = Case(source=problem.source, allow_kinks=allow_kinks, settings=settings)
+    point = judge_point(case, totals.at, totals.value, estimates, {}, totals.kinks,
+                        kink_rows=totals.kink_rows)
+    result = CaseResult(case)
+    result.add(point)
+    run.results.append(result)
+    run.tally.add(point)
+    doc = check_document(settings, single=True, case=case)
+    doc.update(cases=[point_document(case, setup.graph, point)], **run.late())
+    doc.done = True
+    doc["data"] = data_entry(totals)
+    report.write(run.results)
+    emit("check", doc, fmt)
+    return 0 if doc["ok"] else 1
 
 
 def _note_cost(case_run, method: str, where: str = "") -> None:
@@ -215,14 +215,8 @@ def _note_cost(case_run, method: str, where: str = "") -> None:
     parts = ([f"{points:,} points"] if points > 1 else []) + [
         f"{evaluations}", f"{inputs:,} input{'s' if inputs != 1 else ''}",
         f"~{per_input:,.0f} node{'s' if round(per_input) != 1 else ''} each"]
-    _note(f"check{where}: " + " × ".join(parts) + f" = {total:,} node evaluations ({method}; "
-          "a comparison that fails is re-examined at a few times that)")
-
-
-def _warn_unused(case, case_run) -> None:
-    unused = [name for name in case.points[0] if name not in case_run.result.used]
-    if unused:
-        warn(f"--at binds {', '.join(unused[:10])}, which the formula does not use")
+    note(f"check{where}: " + " × ".join(parts) + f" = {total:,} node evaluations ({method}; "
+         "a comparison that fails is re-examined at a few times that)")
 
 
 def _warn_outcome(doc: dict) -> None:
@@ -231,18 +225,19 @@ def _warn_outcome(doc: dict) -> None:
              "were outside the formula's domain and were skipped")
 
 
-# ---------------------------------------------------------------- the run and its document
+# ---------------------------------------------------------------- the run
 
 class Run:
     """The cases of one `adiff check` as they are checked: results, counts, kept points.
 
-    ``stream`` yields every point document once and forgets it; the counts
+    ``stream`` yields every point's entry once and forgets it; the counts
     for the summary, the worst failure and the skipped points are kept here
     (``late`` gives those fields once the stream has ended).
     """
 
     def __init__(self, fmt: str):
-        from .spec import Tally
+        from ..documents.check import Keeper
+        from ..spec import Tally
 
         self.fmt = fmt
         self.results: list = []  # CaseResult of each case that ran or failed
@@ -250,40 +245,38 @@ class Run:
         self.keeper = Keeper() if fmt == "table" else None
 
     def failed(self, exc: AdiffError, case=None, name: str = "adiff check"):
-        from .spec import Case, CaseResult
+        from ..spec import Case, CaseResult
 
         result = CaseResult(case or Case(source="", name=name))
         result.error = exc
         return result
 
-    def count(self, point: dict) -> dict:
+    def count(self, case, graph, point) -> dict:
+        """The entry of a checked point (``spec.Point``) of ``case``, counted."""
+        entry = documents.point_document(case, graph, point)
         self.tally.add(point)
         if self.keeper is not None:
-            self.keeper.offer(point)
-        return point
+            self.keeper.offer(entry, point)
+        return entry
 
     def single(self, case_run):
-        """The points of the one case of a plain `adiff check`; its errors propagate."""
+        """The entries of the one case of a plain `adiff check`; its errors propagate."""
         self.results.append(case_run.result)
         try:
             for point in case_run:
-                yield self.count(point)
+                yield self.count(case_run.case, case_run.graph, point)
         except AdiffError as exc:
             case_run.result.error = exc
             raise
 
     def late(self) -> dict:
         """The fields that need every point: ok, skipped, summary, worst, skipped points."""
-        skipped = [s for r in self.results for s in r.skipped]
-        from .spec import SKIPPED_LISTED
+        from ..documents.check import late_fields
 
-        return {"ok": all(r.ok for r in self.results),
-                "skipped": sum(r.skipped_count for r in self.results),
-                "summary": self.tally.summary(), "worst": self.tally.worst(),
-                "skipped_points": skipped[:SKIPPED_LISTED]}
+        return late_fields(self.results, self.tally)
 
     def emit(self, doc: dict, points, report, progress=None) -> None:
-        """Render ``doc`` with the point stream ``points``; then write the JUnit report.
+        """Render ``doc`` with the stream of entries ``points``; then write the JUnit report.
 
         The first point is made before anything is written, so an error at
         the only point (or no point inside the domain) leaves stdout empty.
@@ -294,7 +287,8 @@ class Run:
         """
         import sys
 
-        from .render.json_doc import Stream
+        from ..documents.base import Stream
+        from ..documents.check import PointStream
 
         if progress is not None and self.fmt != "table":
             try:
@@ -329,156 +323,13 @@ class Run:
 
 def _finishing(stream, doc, run):
     """``stream``, then the late fields of ``doc`` filled in."""
+    from ..documents.check import suite_entry
+
     yield from stream
     doc.update(run.late())
     if "suite" in doc.late_keys:
-        doc["suite"] = [_suite_entry(r) for r in run.results]
+        doc["suite"] = [suite_entry(r) for r in run.results]
     doc.done = True
-
-
-class Document(dict):
-    """The check document. Its late fields (``late_keys``: the summary and the
-    others that need every point) are set when the stream of cases has been
-    read; reading one before that reads the rest of the stream into memory."""
-
-    def __init__(self, *args, late=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.late_keys = tuple(late)
-        self.done = False
-
-    def _settle(self, key):
-        if key in self.late_keys and not self.done:
-            cases = dict.get(self, "cases")
-            if isinstance(cases, PointStream):
-                cases.materialize()
-
-    def __getitem__(self, key):
-        self._settle(key)
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        self._settle(key)
-        return super().get(key, default)
-
-
-class PointStream:
-    """The cases of a document, read once as they are checked (``--format plain``).
-
-    ``len()`` or indexing reads them all into a list first.
-    """
-
-    def __init__(self, points):
-        self._points = points
-        self._list = None
-
-    def __iter__(self):
-        return iter(self._list) if self._list is not None else self._points
-
-    def materialize(self) -> list:
-        if self._list is None:
-            self._list = list(self._points)
-        return self._list
-
-    def __len__(self):
-        return len(self.materialize())
-
-    def __getitem__(self, index):
-        return self.materialize()[index]
-
-    def __bool__(self):
-        return bool(self.materialize())
-
-
-class Keeper:
-    """The points a table shows, out of any number (see KEEP_POINTS)."""
-
-    def __init__(self):
-        self._kept: list = []  # (sequence number, point)
-        self._full = False  # KEEP_POINTS reached: from here on, only what the table shows
-        self._failing = 0
-        self._best: dict = {}  # (case name, input) -> (rank, sequence number, point)
-        self._kinks: set = set()
-        self._index: dict = {}  # case name -> points so far
-        self._seq = 0
-
-    def offer(self, point: dict) -> None:
-        from .spec import STATUSES, _ratio
-
-        case = point.get("name", "-")
-        index = self._index[case] = self._index.get(case, 0) + 1
-        point["index"] = index  # its number within its case, for the table's "#" column
-        seq = self._seq = self._seq + 1
-        kinks = {(k["node"], k["op"]) for k in point.get("kinks", ())}
-        new_kink = not kinks <= self._kinks
-        self._kinks |= kinks
-        if not self._full:
-            self._kept.append((seq, point))
-            self._full = len(self._kept) >= KEEP_POINTS
-        elif not point["ok"]:
-            if self._failing < KEEP_FAILING:
-                self._failing += 1
-                self._kept.append((seq, point))
-        elif new_kink:
-            self._kept.append((seq, point))
-        else:
-            for name, st in point["status"].items():
-                rank = (STATUSES.index(st), -_ratio(point, name))
-                old = self._best.get((case, name))
-                if old is None or rank < old[0]:
-                    self._best[(case, name)] = (rank, seq, point)
-
-    def points(self) -> list[dict]:
-        chosen = dict(self._kept)
-        for _, seq, point in self._best.values():
-            chosen[seq] = point
-        return [chosen[seq] for seq in sorted(chosen)]
-
-
-def _document(run: Run, settings: Settings, single: bool, case=None,
-              spec_path: str | None = None) -> Document:
-    rtol, atol = settings.tolerances()
-    late = ["ok", "skipped", "summary", "worst", "skipped_points"] + ([] if single else ["suite"])
-    doc = Document({"method": settings.method, "rtol": rtol, "atol": atol, "rule": RULE},
-                   late=late)
-    if settings.step is not None:
-        doc["step"] = settings.step
-    if single:
-        case = case or (run.results[0].case if run.results else None)
-        doc["expression"] = case.source
-        if case.samples is not None:
-            doc["samples"] = case.samples
-            doc["seed"] = case.seed
-            doc["range"] = {name: list(r) for name, r in case.ranges.items()}
-        if case.expect:
-            doc["expect"] = dict(case.expect)
-        doc["allow_kinks"] = case.allow_kinks
-    else:
-        doc["spec"] = spec_path
-    return doc
-
-
-def _suite_entry(r) -> dict:
-    from .spec import failure_text
-
-    rtol, atol = r.case.settings.tolerances()
-    loaded = bool(r.case.source)  # a case whose spec entry was malformed has none
-    # A formula read from a file is shown only once it ran: the file's text is
-    # never echoed for a case that failed to load (a secret, a binary).
-    shown = r.case.source if r.error is None or r.case.file is None else None
-    entry = {"name": r.case.name, "expression": shown, "ok": r.ok,
-             "method": r.case.settings.method if loaded else None,
-             "rtol": rtol if loaded else None, "atol": atol if loaded else None,
-             "points": r.count, "skipped": r.skipped_count}
-    if r.case.file is not None:
-        entry["file"] = r.case.file
-    if r.error is not None:
-        entry["error"] = r.error.message
-        entry["exit_code"] = r.error.exit_code
-    else:
-        entry["summary"] = r.tally.summary()
-        if r.tally.failing:
-            entry["failure"] = failure_text(r.tally.worst())
-    return entry
 
 
 # ---------------------------------------------------------------- JUnit
@@ -514,8 +365,8 @@ class JUnit:
         path, self.path = self.path, None
         if path is None:
             return
-        from .files import atomic_write
-        from .spec import junit
+        from ..documents.junit import junit
+        from ..files import atomic_write
 
         data = junit(results, self.suite, interrupted=interrupted)
         try:
@@ -535,13 +386,15 @@ class JUnit:
 
 # ---------------------------------------------------------------- spec files
 
-def _run_spec(run, path, fmt, max_size, settings, samples, seed, allow_kinks, nodes,
+def _run_spec(run, path, fmt, max_size, settings, samples, seed, allow_kinks, per_node,
               allow_any_path, report):
-    from .spec import load_spec
+    from ..documents.check import check_document
+    from ..render.progress import PointProgress
+    from ..spec import load_spec
 
     defaults = {"method": settings.method, "rtol": settings.rtol, "atol": settings.atol,
                 "step": settings.step, "samples": samples, "seed": seed,
-                "allow_kinks": allow_kinks or None, "nodes": nodes or None}
+                "allow_kinks": allow_kinks or None, "nodes": per_node or None}
     defaults = {k: v for k, v in defaults.items() if v is not None}
     cases, shared = load_spec(path, defaults, max_size, allow_any_path)
     method = shared.get("method")
@@ -551,9 +404,9 @@ def _run_spec(run, path, fmt, max_size, settings, samples, seed, allow_kinks, no
                           for k in ("rtol", "atol", "step")))
     total = sum(case.samples or len(case.points) for case in cases
                 if not isinstance(case, AdiffError))
-    progress = Progress(total)
+    progress = PointProgress(total)
     try:
-        doc = _document(run, settings, single=False, spec_path=path)
+        doc = check_document(settings, single=False, spec_path=path)
         run.emit(doc, _spec_points(run, cases, path, progress), report, progress)
     finally:
         progress.close()
@@ -568,7 +421,7 @@ def _run_spec(run, path, fmt, max_size, settings, samples, seed, allow_kinks, no
 
 def _spec_points(run, cases, path: str, progress):
     """The points of every case in turn; a case's error is kept, shown, and the next runs."""
-    from .spec import CaseRun
+    from ..spec import CaseRun
 
     for n, case in enumerate(cases, 1):
         if isinstance(case, AdiffError):
@@ -587,7 +440,7 @@ def _spec_points(run, cases, path: str, progress):
         _note_cost(case_run, case.settings.method, f" case {n}")
         try:
             for point in case_run:
-                yield run.count(point)
+                yield run.count(case, case_run.graph, point)
         except (InputError, EvalError) as exc:
             case_run.result.error = exc
             _show_error(case_run.result, path)

@@ -1,0 +1,201 @@
+"""The one ``Problem`` every command starts from: the formula read, parsed and bound.
+
+``Problem`` reads the formula (EXPR, '-' or -f PATH, bounded by --max-size),
+parses it, binds --at, prints the parser's warnings and the unused bindings,
+applies --expand, resolves --wrt, and in data mode opens the --data file and
+sets the formula over it (``batch.Setup``). The commands read their graph, point
+and names from it; they never parse or bind themselves.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import InputError, clip, escape_controls
+from .messages import warn
+
+
+def read_bytes(data: bytes, where: str) -> str:
+    """The text of a formula read as bytes: UTF-8 (an input error naming ``where`` and the
+    offending byte otherwise), a byte order mark at the start dropped."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at "
+                         f"offset {exc.start})") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _read_source(path: str, max_size: int) -> str:
+    """The formula in file ``path`` ('-': stdin), reading at most what ``max_size`` allows.
+
+    --max-size counts characters; UTF-8 takes at most 4 bytes a character (and
+    a byte order mark 3 more), so 4 × max_size + 4 bytes hold any formula within
+    the limit, and /dev/zero stops there instead of filling memory.
+    """
+    from ..files import read_limited
+
+    shown = "standard input" if path == "-" else escape_controls(path)
+    try:
+        data = read_limited(path, 4 * max_size + 4, "formula", "--max-size")
+    except InputError as exc:
+        if exc.message.startswith("formula "):  # read_limited's "... is larger than ..."
+            raise InputError(f"the formula in {shown} is longer than {max_size:,} characters, "
+                             "the limit", hint="raise the limit with --max-size") from None
+        # read_limited names the path clipped and as it is; name it in full, escaped.
+        clipped = clip(path, 120)
+        if path != "-" and shown != clipped and clipped in exc.message:
+            raise InputError(exc.message.replace(clipped, shown, 1), hint=exc.hint) from None
+        raise
+    return read_bytes(data, shown)
+
+
+def read_formula(expr: str | None, file: str | None, max_size: int | None = None) -> str:
+    """The formula from EXPR, '-' (stdin) or -f PATH; files and stdin are read only up
+    to what ``max_size`` (characters, default the parser's) allows."""
+    if max_size is None:
+        from ..parser import DEFAULT_MAX_SIZE
+
+        max_size = DEFAULT_MAX_SIZE
+    if file is not None and expr is not None:
+        raise InputError("give the formula either as EXPR or with -f/--file, not both")
+    if file is not None:
+        return _read_source(file, max_size)
+    if expr == "-":
+        return _read_source("-", max_size)
+    if expr is None:
+        ctx = click.get_current_context(silent=True)
+        command = ctx.info_name if ctx is not None else "grad"
+        raise InputError("no formula given: pass EXPR, '-' for stdin, or -f PATH",
+                         hint=f"e.g. adiff {command} \"x*y + sin(x)\" --at x=1,y=2")
+    return expr
+
+
+class Problem:
+    """A parsed formula and its bound point, with warnings already printed.
+
+    ``graph`` is the formula's graph (rewritten into primitive ops with
+    ``expand``), ``at`` the --at bindings, ``source`` the formula's text. The
+    bindings the formula does not use are warned about at once, unless
+    ``warn_unused`` is off (``adiff check`` first learns what its --expect
+    formulas use, then calls ``warn_unused``).
+    """
+
+    def __init__(self, expr, file, at, max_size, *, expand: bool = False,
+                 warn_unused: bool = True):
+        from ..bindings import parse_bindings
+        from ..parser import parse
+
+        self.expr, self.file = expr, file
+        self.source = read_formula(expr, file, max_size)
+        warnings: list[str] = []
+        self.graph = parse(self.source, max_size=max_size, warnings=warnings)
+        self.at = parse_bindings(at)
+        self.variables = dict(self.graph.variables)  # the inputs as written (before --expand)
+        for message in warnings:
+            warn(message)
+        if warn_unused:
+            self.warn_unused()
+        self.expanded = expand
+        if expand:
+            from ..expand import expand as expand_graph
+
+            self.graph = expand_graph(self.graph)
+
+    def warn_unused(self, used=()) -> None:
+        """Warn about --at names that neither the formula nor ``used`` refers to."""
+        unused = [name for name in self.at if name not in self.variables and name not in used]
+        if unused:
+            names = ", ".join(escape_controls(clip(n)) for n in unused[:10]) + (
+                f" and {len(unused) - 10:,} more" if len(unused) > 10 else "")
+            warn(f"--at binds {names}, which the formula does not use")
+
+    def wrt(self, spec: str | None) -> list[str]:
+        """The inputs to differentiate by: --wrt a,b (each an input, once) or all of them."""
+        variables = self.graph.variables
+        if spec is None:
+            return list(variables)
+        names = [n.strip() for n in spec.split(",") if n.strip()]
+        if not names:
+            raise InputError("--wrt needs input names, e.g. --wrt x,y")
+        for name in names:
+            if name not in variables:
+                from ..parser import suggest
+
+                near = suggest(name, variables)
+                shown = escape_controls(clip(name, 80))
+                raise InputError(f"--wrt {shown}: the formula has no input '{shown}'",
+                                 hint=f"did you mean {near}?" if near else
+                                 f"its inputs are: {', '.join(list(variables)[:20]) or 'none'}")
+        return list(dict.fromkeys(names))
+
+    # ------------------------------------------------------------ --data
+
+    def setup(self, settings: dict, wrt: list[str] | None = None):
+        """The formula over the rows of the --data file (``batch.Setup``): which
+        variables are columns, which are parameters; ``wrt``: the parameters to
+        differentiate by (default all). Warns when the formula uses no column."""
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            raise InputError("--data needs NumPy, which is not installed",
+                             hint="pip install numpy") from None
+        from ..batch import Setup
+        from ..dataset import DataFile, parse_delimiter
+
+        if settings["path"] == "-" and (self.expr == "-" or self.file == "-"):
+            raise InputError("--data - reads the data from standard input, so the formula "
+                             "cannot come from there too",
+                             hint="give the formula as EXPR or with -f PATH")
+        data = DataFile(settings["path"], parse_delimiter(settings["delimiter"]),
+                        settings["chunk_rows"])
+        setup = Setup(self.graph, self.at, data, settings["reduce"], wrt)
+        if not setup.columns:
+            columns = ", ".join(escape_controls(clip(c)) for c in data.columns[:10]) \
+                + (", ..." if len(data.columns) > 10 else "")
+            warn(f"the formula uses no column of {data.shown} ({columns}): every row gives the "
+                 "same value")
+        return setup
+
+
+def evaluate(problem: Problem, wrt: list[str] | None = None):
+    """The forward and backward pass at the --at point, its kinks warned about."""
+    from .. import engine
+
+    ev = engine.evaluate(problem.graph, problem.at, wrt)
+    warn_kinks(problem.graph, ev)
+    return ev
+
+
+def pass_over(setup, **options):
+    """A pass over the rows of ``setup`` (``batch.run``), with a progress bar on a terminal's
+    stderr; its kinks are warned about."""
+    from ..batch import run
+    from ..render.progress import RowProgress
+
+    progress = RowProgress(setup.data)
+    try:
+        totals = run(setup, progress=progress, **options)
+    finally:
+        progress.close()
+    warn_kinks(setup.graph, totals)
+    return totals
+
+
+def warn_kinks(graph, result) -> None:
+    """A warning for each node sitting on its kink (in data mode: in how many rows)."""
+    from ..engine import describe, fmt
+
+    rows = getattr(result, "kink_rows", None)
+    if rows is None:
+        for i in result.kinks:
+            op = graph.ops[i]
+            args = ", ".join(fmt(result.values[j]) for j in graph.inputs[i])
+            warn(f"node {describe(graph, i)} is at its kink ({op.name} at {args}), where it is "
+                 f"not differentiable; convention: {op.convention}")
+        return
+    for i, (count, first) in sorted(rows.items()):
+        shown = f"{count:,} row{'s' if count != 1 else ''}"
+        warn(f"node {describe(graph, i)} is at its kink ({graph.ops[i].name}) in {shown} (the "
+             f"first: {first}), where it is not differentiable; convention: "
+             f"{graph.ops[i].convention}")

@@ -1,0 +1,75 @@
+"""The document of ``adiff graph``: every node and edge, with values and gradients at a point.
+
+Plain data in the shape of the JSON output; ``render/graph.py`` draws it as a
+tree, DOT or Mermaid. The nodes are a ``NodeStream``: streamed for JSON, DOT
+and Mermaid, or looked up one at a time, so the tree builds only what it prints.
+"""
+
+from __future__ import annotations
+
+from .base import Stream, num
+from .shared import as_result, node_entry
+
+
+def _node(graph, ev, i: int) -> dict:
+    """Node ``i`` as the graph document shows it (``ev``: a result, or None)."""
+    from ..expand import is_fused
+    from ..printer import node_text
+
+    entry = node_entry(graph, ev, i)
+    op = graph.ops[i]
+    entry["text"] = node_text(graph, i)
+    entry["fused"] = is_fused(op)
+    if entry["fused"]:
+        entry["expand"] = op.expand or "log(exp(a1) + exp(a2) + ...)"
+    return entry
+
+
+def _edges(graph, result):
+    for i, ins in enumerate(graph.inputs):
+        for k, j in enumerate(ins):
+            edge = {"from": f"n{j}", "to": f"n{i}", "position": k}
+            if result is not None:
+                edge["value"] = num(result.values[j])
+                edge["local"] = num(result.local[i][k])
+            yield edge
+
+
+class NodeStream(Stream):
+    """The nodes of a graph document: streamed (JSON, DOT, Mermaid), or looked up one
+    at a time, so the tree view builds only the nodes it prints."""
+
+    def __init__(self, graph, result):
+        super().__init__(_node(graph, result, i) for i in range(len(graph)))
+        self._graph, self._result = graph, result
+
+    def __len__(self) -> int:
+        return len(self._graph)
+
+    def node(self, k: int) -> dict:
+        return _node(self._graph, self._result, k)
+
+    def position(self, node_id: str) -> int:
+        return int(node_id[1:])
+
+    def inputs(self, k: int):
+        return self._graph.inputs[k]
+
+    def all_inputs(self):
+        return self._graph.inputs
+
+
+def graph_document(graph, ev=None, expanded: bool = False) -> dict:
+    """Nodes and edges; with an evaluation, values, local gradients and gradients too."""
+    from ..printer import to_source
+
+    result = as_result(graph, ev)
+    doc = {"expression": graph.source, "formula": to_source(graph, "; "), "expanded": expanded}
+    if result is not None:
+        doc["at"] = result.at
+        doc["value"] = num(result.value)
+        doc["gradient"] = {name: num(g) for name, g in result.gradient.items()}
+    doc["output"] = f"n{graph.output}"
+    doc["nodes"] = NodeStream(graph, result)
+    doc["edges"] = Stream(_edges(graph, result))
+    return doc
