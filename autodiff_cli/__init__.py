@@ -16,8 +16,9 @@ __version__ = "0.1.0"
 # The API is imported on first use (PEP 562), so that importing a submodule,
 # such as the command's entry point ``autodiff_cli.__main__``, costs nothing:
 # the entry point sets up Ctrl-C handling before anything heavy is imported.
-_API = {"parse": "parser", "evaluate": "engine", "forward": "engine", "backward": "engine",
-        "Evaluation": "engine", "AdiffError": "errors", "InputError": "errors",
+_API = {"parse": "language.parser", "evaluate": "calculus.engine",
+        "forward": "calculus.engine", "backward": "calculus.engine",
+        "Evaluation": "calculus.engine", "AdiffError": "errors", "InputError": "errors",
         "EvalError": "errors"}
 
 __all__ = ["parse", "evaluate", "forward", "backward", "Evaluation",
@@ -44,7 +45,7 @@ def _install_compiler() -> None:
     do, and the op table calls this when an op is used before anything did. Not done at
     import time: ``python -m autodiff_cli`` takes over Ctrl-C before importing anything.
     """
-    from . import calculus  # noqa: F401 - registers on import
+    from autodiff_cli import calculus  # noqa: F401 - registers on import
 
 
 def __dir__():

@@ -146,7 +146,7 @@ def _interrupted(interrupts: Interrupts) -> None:
 
 def _run():
     try:
-        from .cli import run
+        from autodiff_cli.cli import run
 
         run()
     except SystemExit as done:

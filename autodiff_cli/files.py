@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 
-from .errors import InputError, clip, escape_controls
+from autodiff_cli.errors import InputError, clip, escape_controls
 
 
 def _human(n: int) -> str:

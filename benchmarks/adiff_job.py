@@ -33,9 +33,9 @@ def main(argv: list[str]) -> int:
     out: dict = {}
     base = _rss()
     t, w = time.process_time(), time.perf_counter()
-    from autodiff_cli import engine
-    from autodiff_cli.bindings import parse_bindings
-    from autodiff_cli.parser import parse
+    from autodiff_cli.calculus import engine
+    from autodiff_cli.language.bindings import parse_bindings
+    from autodiff_cli.language.parser import parse
 
     if with_json:
         from autodiff_cli.documents.grad import grad_document

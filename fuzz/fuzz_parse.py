@@ -31,11 +31,11 @@ except ImportError:  # the tests import this module to replay the corpus without
 with atheris.instrument_imports() if atheris else contextlib.nullcontext():
     import lark  # noqa: F401  (instrumented too: the lexer and LALR loop are the parser)
 
+    from autodiff_cli.calculus.engine import evaluate
     from autodiff_cli.cli.problem import read_bytes as _read_bytes
-    from autodiff_cli.engine import evaluate
     from autodiff_cli.errors import EvalError, InputError
-    from autodiff_cli.parser import parse
-    from autodiff_cli.printer import node_text, to_source
+    from autodiff_cli.language.parser import parse
+    from autodiff_cli.language.printer import node_text, to_source
 
 #: Values given to the variables, in order of first appearance, rotated by a
 #: byte of the input so the same formula is also tried at other points.

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 
-from autodiff_cli.engine import evaluate
+from autodiff_cli.calculus.engine import evaluate
+from autodiff_cli.core.ops import FUNCTIONS, OPS
 from autodiff_cli.errors import EvalError
-from autodiff_cli.ops import FUNCTIONS, OPS
-from autodiff_cli.parser import parse
+from autodiff_cli.language.parser import parse
 
 #: Not smooth everywhere: kinks (abs, relu, max, min) and jumps (sign, step) -- kept out of
 #: "smooth" formulas.

@@ -25,8 +25,8 @@ import pytest
 
 from autodiff_cli.calculus import rules
 from autodiff_cli.calculus.backends import Dual, Expr
-from autodiff_cli.engine import evaluate
-from autodiff_cli.ops import OPS
+from autodiff_cli.calculus.engine import evaluate
+from autodiff_cli.core.ops import OPS
 
 from .test_precision import POINTS
 

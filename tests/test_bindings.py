@@ -7,7 +7,7 @@ import math
 import pytest
 
 from autodiff_cli import InputError
-from autodiff_cli.bindings import parse_bindings
+from autodiff_cli.language.bindings import parse_bindings
 
 
 def plain(run, formula, *specs):

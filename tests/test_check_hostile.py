@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from autodiff_cli import spec as spec_module
+from autodiff_cli.check import cases as spec_module
 
 from .conftest import ROOT
 

@@ -9,10 +9,10 @@ import random
 
 import pytest
 
-from autodiff_cli import numeric as N
 from autodiff_cli.calculus.backends import _logsumexp
-from autodiff_cli.engine import bind, evaluate, forward
-from autodiff_cli.parser import parse
+from autodiff_cli.calculus.engine import bind, evaluate, forward
+from autodiff_cli.check import numeric as N
+from autodiff_cli.language.parser import parse
 
 from .formulas import smooth_case
 

@@ -13,8 +13,8 @@ import shlex
 
 import pytest
 
-from autodiff_cli import numeric as N
-from autodiff_cli.ops import OPS
+from autodiff_cli.check import numeric as N
+from autodiff_cli.core.ops import OPS
 from autodiff_cli.render.progress import PointProgress as Progress
 
 from .conftest import ROOT
@@ -285,7 +285,7 @@ def test_at_fixes_some_inputs_while_others_are_sampled(run):
 # ---------------------------------------------------------------- --nodes
 
 def test_nodes_pins_a_wrong_local_rule(run, monkeypatch):
-    import autodiff_cli.ops as ops
+    import autodiff_cli.core.ops as ops
 
     bad = dataclasses.replace(OPS["sin"], d=("1.001*cos(a)",))  # a wrong rule, planted
     monkeypatch.setitem(ops.FUNCTIONS["sin"], 1, bad)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import autodiff_cli
-import autodiff_cli.engine
+import autodiff_cli.calculus.engine
 from autodiff_cli.cli import cli
 from autodiff_cli.cli import grad as cli_module
 
@@ -546,7 +546,7 @@ def _boom(*args, **kwargs):
 
 
 def test_internal_error_is_exit_70_with_one_line(run, monkeypatch):
-    monkeypatch.setattr(autodiff_cli.engine, "evaluate", _boom)
+    monkeypatch.setattr(autodiff_cli.calculus.engine, "evaluate", _boom)
     result = run("grad", "x", "--at", "x=1")
     assert result.code == 70
     assert result.stdout == ""
@@ -556,7 +556,7 @@ def test_internal_error_is_exit_70_with_one_line(run, monkeypatch):
 
 
 def test_internal_error_with_debug_shows_the_traceback(monkeypatch):
-    monkeypatch.setattr(autodiff_cli.engine, "evaluate", _boom)
+    monkeypatch.setattr(autodiff_cli.calculus.engine, "evaluate", _boom)
     result = CliRunner().invoke(cli, ["--debug", "grad", "x", "--at", "x=1"], env={"NO_COLOR": "1"})
     assert result.exit_code == 70
     assert "Traceback (most recent call last)" in result.stderr
@@ -569,7 +569,7 @@ def test_keyboard_interrupt_is_exit_130(run, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(autodiff_cli.engine, "evaluate", interrupt)
+    monkeypatch.setattr(autodiff_cli.calculus.engine, "evaluate", interrupt)
     result = run("grad", "x", "--at", "x=1")
     assert result.code == 130
     assert result.stderr == "Interrupted.\n"

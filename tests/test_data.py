@@ -16,10 +16,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from autodiff_cli import batch
 from autodiff_cli.cli import options as cli
-from autodiff_cli.dataset import DEFAULT_CHUNK_ROWS
-from autodiff_cli.ops import FUNCTIONS, OPS
+from autodiff_cli.core.ops import FUNCTIONS, OPS
+from autodiff_cli.data import batch
+from autodiff_cli.data.reader import DEFAULT_CHUNK_ROWS
 
 from .conftest import ROOT, invoke
 
@@ -143,8 +143,8 @@ def test_chunked_and_unchunked_agree(tmp_path, trailing_newline):
 
 
 def test_chunked_and_unchunked_agree_through_the_library(tmp_path):
-    from autodiff_cli.dataset import DataFile
-    from autodiff_cli.parser import parse
+    from autodiff_cli.data.reader import DataFile
+    from autodiff_cli.language.parser import parse
 
     path = _write_logistic(tmp_path / "d.csv", 1500, seed=9)
     graph = parse(LOSS)
@@ -427,10 +427,10 @@ def test_every_op_has_array_forms_that_match_its_float_forms(op):
 
 
 def test_ops_module_does_not_import_numpy():
-    source = (ROOT / "autodiff_cli" / "ops.py").read_text(encoding="utf-8")
+    source = (ROOT / "autodiff_cli" / "core" / "ops.py").read_text(encoding="utf-8")
     assert not re.search(r"^\s*(import numpy|from numpy)", source, flags=re.M)
     package = ROOT / "autodiff_cli"
-    modules = [package / "engine.py", *sorted((package / "cli").glob("*.py")),
+    modules = [package / "calculus" / "engine.py", *sorted((package / "cli").glob("*.py")),
                *sorted((package / "documents").glob("*.py"))]
     assert len(modules) > 10  # the command line's and the documents' modules are there
     for path in modules:
@@ -453,7 +453,7 @@ def test_numpy_is_imported_only_in_data_mode():
     proc, modules = _imported(["grad", "x", "--at", "x=1", "--format", "json"])
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["value"] == 1.0
-    assert "click" in modules and "autodiff_cli.parser" in modules  # the measurement works
+    assert "click" in modules and "autodiff_cli.language.parser" in modules  # the measurement works
     assert not any(m == "numpy" or m.startswith("numpy.") for m in modules)
     # The counterpart, so that the assertion above can fail.
     proc, modules = _imported(["grad", "a*x1", "--data", SAMPLE, "--at", "a=1", "--format", "json"])
@@ -467,7 +467,7 @@ class _Terminal(io.StringIO):
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path):
-    from autodiff_cli.dataset import DataFile
+    from autodiff_cli.data.reader import DataFile
     from autodiff_cli.render.progress import RowProgress
 
     path = _write_logistic(tmp_path / "d.csv", 50)

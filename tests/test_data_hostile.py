@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from autodiff_cli import dataset
-from autodiff_cli.batch import Setup, run
-from autodiff_cli.dataset import DataFile
-from autodiff_cli.parser import parse
+from autodiff_cli.data import reader as dataset
+from autodiff_cli.data.batch import Setup, run
+from autodiff_cli.data.reader import DataFile
+from autodiff_cli.language.parser import parse
 
 from .conftest import ROOT, invoke
 

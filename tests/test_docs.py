@@ -9,7 +9,7 @@ import shlex
 import pytest
 
 from autodiff_cli.cli import cli
-from autodiff_cli.ops import FUNCTIONS
+from autodiff_cli.core.ops import FUNCTIONS
 
 from .conftest import ROOT, invoke, programs_needed, require_program
 

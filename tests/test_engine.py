@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from autodiff_cli import EvalError, evaluate, parse
-from autodiff_cli.engine import value_at
+from autodiff_cli.calculus.engine import value_at
 
 from .conftest import ROOT
 

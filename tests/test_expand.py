@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from autodiff_cli.engine import evaluate
-from autodiff_cli.expand import expand, fused_ops, is_fused, template
-from autodiff_cli.ops import OPS
-from autodiff_cli.parser import parse
-from autodiff_cli.printer import function_name, to_source
+from autodiff_cli.calculus.engine import evaluate
+from autodiff_cli.calculus.expand import expand, fused_ops, is_fused, template
+from autodiff_cli.core.ops import OPS
+from autodiff_cli.language.parser import parse
+from autodiff_cli.language.printer import function_name, to_source
 
 # Points inside each op's domain, away from its kinks and poles. Ops not listed
 # take DEFAULT; a binary op must be listed (the test fails otherwise).

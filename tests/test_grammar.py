@@ -15,9 +15,9 @@ import lark
 import pytest
 
 from autodiff_cli import InputError, evaluate, parse
-from autodiff_cli.ops import OPS
-from autodiff_cli.parser import _Builder
-from autodiff_cli.syntax import grammar_text
+from autodiff_cli.core.ops import OPS
+from autodiff_cli.language.parser import _Builder
+from autodiff_cli.language.syntax import grammar_text
 
 from .conftest import ROOT
 

@@ -26,7 +26,7 @@ import tracemalloc
 import pytest
 
 from autodiff_cli import EvalError, InputError, evaluate, parse
-from autodiff_cli.parser import DEFAULT_MAX_SIZE
+from autodiff_cli.language.parser import DEFAULT_MAX_SIZE
 
 from .conftest import ROOT
 
@@ -554,7 +554,7 @@ FUZZ_ROUND_TRIP = (
 
 
 def test_fuzz_finding_1_printed_program_gives_the_same_numbers():
-    from autodiff_cli.printer import to_source
+    from autodiff_cli.language.printer import to_source
 
     at = {"x": -1.0, "yrelu25": 1e300, "y": -1e-300, "er": 700.0, "t": 0.5, "u": -1.5, "eSTAR": 2.0}
     graph = parse(FUZZ_ROUND_TRIP)

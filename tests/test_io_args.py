@@ -138,12 +138,12 @@ def test_bad_option_values_in_messages_are_escaped(run):
 def test_every_error_message_is_escaped(run, monkeypatch):
     # A message built anywhere (here: an internal error quoting the exception) reaches
     # the terminal with its control characters escaped.
-    import autodiff_cli.engine
+    import autodiff_cli.calculus.engine
 
     def boom(*args, **kwargs):
         raise RuntimeError("bad \x1b[31mred")
 
-    monkeypatch.setattr(autodiff_cli.engine, "evaluate", boom)
+    monkeypatch.setattr(autodiff_cli.calculus.engine, "evaluate", boom)
     result = run("grad", "x", "--at", "x=1")
     assert result.code == 70
     assert "\x1b" not in result.stderr and "bad \\x1b[31mred" in result.stderr

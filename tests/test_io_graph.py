@@ -61,7 +61,7 @@ def _tree_memory_against_the_graph_alone(tmp_path, ops: int) -> tuple[int, int]:
     # What any view of the graph holds: the graph and its formula as printed.
     graph_alone = _peak_rss_kib([sys.executable, "-c",
                                  "import sys; from autodiff_cli import parse; "
-                                 "from autodiff_cli.printer import to_source; "
+                                 "from autodiff_cli.language.printer import to_source; "
                                  "g = parse(open(sys.argv[1]).read(), max_size=10**8); "
                                  "to_source(g, '; ')", str(path)])
     tree = _peak_rss_kib([sys.executable, "-m", "autodiff_cli", "graph", "-f", str(path),

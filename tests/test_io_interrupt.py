@@ -198,7 +198,7 @@ def test_an_interrupt_turned_into_another_error_still_ends_as_interrupted():
 def test_an_interrupt_wrapped_in_another_error_is_an_interrupt(run, monkeypatch):
     # Python 3.11 wraps a KeyboardInterrupt raised while a class body's __set_name__
     # runs (a lazy import of a dataclass) in a RuntimeError: still Ctrl-C, not a bug.
-    import autodiff_cli.engine
+    import autodiff_cli.calculus.engine
 
     def interrupted_import(*args, **kwargs):
         try:
@@ -206,6 +206,6 @@ def test_an_interrupt_wrapped_in_another_error_is_an_interrupt(run, monkeypatch)
         except KeyboardInterrupt as exc:
             raise RuntimeError("Error calling __set_name__ on 'Field' instance") from exc
 
-    monkeypatch.setattr(autodiff_cli.engine, "evaluate", interrupted_import)
+    monkeypatch.setattr(autodiff_cli.calculus.engine, "evaluate", interrupted_import)
     result = run("grad", "x", "--at", "x=1")
     assert (result.code, result.stdout, result.stderr) == (130, "", "Interrupted.\n")

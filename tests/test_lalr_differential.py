@@ -31,10 +31,10 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from autodiff_cli import parser, syntax
+from autodiff_cli.core.ops import FUNCTIONS, PRIMITIVES
 from autodiff_cli.errors import InputError
-from autodiff_cli.ops import FUNCTIONS, PRIMITIVES
-from autodiff_cli.parser import parse
+from autodiff_cli.language import parser, syntax
+from autodiff_cli.language.parser import parse
 
 from .conftest import ROOT
 
@@ -130,7 +130,7 @@ def test_the_formulas_of_the_sample_spec():
 
 def test_the_canaries_and_the_op_table_formulas():
     from autodiff_cli.calculus import rules
-    from autodiff_cli.ops import OPS
+    from autodiff_cli.core.ops import OPS
 
     assert {agree(formula) for formula, _ in syntax.CANARIES} == \
         {"graph", "refused by the builder", "refused"}  # "" is empty

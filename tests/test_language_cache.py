@@ -19,8 +19,9 @@ import sys
 
 import pytest
 
-from autodiff_cli import evaluate, parse, syntax
-from autodiff_cli.parser import _BUILDER
+from autodiff_cli import evaluate, parse
+from autodiff_cli.language import syntax
+from autodiff_cli.language.parser import _BUILDER
 
 AT = "x=1.5,y=2"
 FORMULAS = ["x+y", "x*y + sin(x)", "z = x - y/2; z^2 * -x", "exp(-(x+y)) ** 2 - log(x) / y",

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from autodiff_cli import InputError, parse
-from autodiff_cli.bindings import parse_bindings
-from autodiff_cli.syntax import IGNORABLE, name_regex
+from autodiff_cli.language.bindings import parse_bindings
+from autodiff_cli.language.syntax import IGNORABLE, name_regex
 
 R = "\N{REPLACEMENT CHARACTER}"  # how the caret line shows a format character
 HINT = "names may not contain invisible characters (two different names would look the same): delete it\n"

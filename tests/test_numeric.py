@@ -1,4 +1,4 @@
-"""Finite differences (numeric.py): each method's accuracy, the complex versions of
+"""Finite differences (check/numeric.py): each method's accuracy, the complex versions of
 the ops, kinks, domain edges, the re-examination of failed comparisons."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import random
 
 import pytest
 
-from autodiff_cli import numeric as N
-from autodiff_cli.engine import evaluate
-from autodiff_cli.ops import OPS
-from autodiff_cli.parser import parse
+from autodiff_cli.calculus.engine import evaluate
+from autodiff_cli.check import numeric as N
+from autodiff_cli.core.ops import OPS
+from autodiff_cli.language.parser import parse
 
 from .formulas import smooth_case
 
@@ -286,7 +286,7 @@ def test_reverse_mode_agrees_with_the_complex_step_to_rounding():
 # ---------------------------------------------------------------- nodes
 
 def test_node_gradients_are_checked_and_a_wrong_rule_is_pinned(monkeypatch):
-    import autodiff_cli.ops as ops
+    import autodiff_cli.core.ops as ops
 
     bad = dataclasses.replace(OPS["sin"], d=("1.001*cos(a)",))  # a wrong rule, planted
     monkeypatch.setitem(ops.FUNCTIONS["sin"], 1, bad)
@@ -313,7 +313,7 @@ def test_node_checks_pass_for_correct_rules():
 def test_the_check_takes_the_evaluation_and_evaluates_nothing_again(monkeypatch):
     """``numeric.check`` reads the caller's evaluation: it binds and runs no full forward
     pass again (grad's column used to, ~270 ms on the 100k-op benchmark formula)."""
-    import autodiff_cli.engine as engine
+    import autodiff_cli.calculus.engine as engine
 
     graph = parse("x*y + sin(x)")
     ev = evaluate(graph, {"x": 1.0, "y": 2.0})

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pytest
 
 from autodiff_cli import EvalError, InputError, evaluate, parse
-from autodiff_cli.ops import CONSTANTS, FUNCTIONS, OPS, lookup
+from autodiff_cli.core.ops import CONSTANTS, FUNCTIONS, OPS, lookup
 
 # --------------------------------------------------------------------- points
 
@@ -903,7 +903,7 @@ def test_the_op_table_imports_nothing_of_the_calculus():
 
     from .conftest import ROOT
 
-    tree = ast.parse((ROOT / "autodiff_cli" / "ops.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "autodiff_cli" / "core" / "ops.py").read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -922,11 +922,11 @@ def test_an_op_compiles_in_a_fresh_interpreter_and_says_so_without_a_compiler():
 
     code = (
         "import math, sys\n"
-        "from autodiff_cli.ops import OPS\n"
+        "from autodiff_cli.core.ops import OPS\n"
         "assert 'autodiff_cli.calculus' not in sys.modules\n"  # importing the table compiles nothing
         "assert OPS['sin'].value is math.sin and OPS['tanh'].local(0.0, 0.0) == (1.0,)\n"
         "assert 'autodiff_cli.calculus.rules' in sys.modules\n"  # first use registered it
-        "import autodiff_cli, autodiff_cli.ops as ops\n"
+        "import autodiff_cli, autodiff_cli.core.ops as ops\n"
         "ops.set_compiler(None)\n"
         "autodiff_cli._install_compiler = lambda: None\n"  # a front door that registers none
         "try:\n"

@@ -3,7 +3,6 @@ document per command, graph walks as graph methods, commands loaded lazily, impo
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import random
@@ -91,7 +90,7 @@ def test_trace_data_sums_each_rows_steps(chdir_root):
 def test_grad_evaluates_the_graph_once(monkeypatch):
     """grad's finite-difference column reads the evaluation grad has: one forward pass
     (it used to bind and run forward again for the column)."""
-    import autodiff_cli.engine as engine
+    import autodiff_cli.calculus.engine as engine
 
     calls = []
     real = engine.forward
@@ -176,8 +175,8 @@ def test_ancestors_and_pruned():
 
 
 def test_pruned_keeps_constants_and_the_position_type():
-    from autodiff_cli.graph import pruned
-    from autodiff_cli.ops import OPS
+    from autodiff_cli.core.graph import pruned
+    from autodiff_cli.core.ops import OPS
 
     ops = [OPS["const"], OPS["var"], OPS["const"], OPS["mul"]]
     inputs = [(), (), (), (1, 2)]
@@ -206,7 +205,7 @@ def test_grad_loads_only_its_own_command():
     assert json.loads(out)["value"] == 1.0
     assert "autodiff_cli.cli.grad" in modules  # the measurement works
     others = {"autodiff_cli.cli.check", "autodiff_cli.cli.graph", "autodiff_cli.cli.trace",
-              "autodiff_cli.documents.check", "autodiff_cli.spec", "autodiff_cli.batch",
+              "autodiff_cli.documents.check", "autodiff_cli.check.cases", "autodiff_cli.data.batch",
               "autodiff_cli.render.table"}
     assert not modules & others, modules & others
     _, modules = _loaded(["check", "x", "--at", "x=1", "--format", "json"])
@@ -214,96 +213,35 @@ def test_grad_loads_only_its_own_command():
 
 
 # ---------------------------------------------------------------- imports go downward
-
-#: The layers, bottom-up, of the modules as they are named now (the flat ones are moved
-#: into subpackages later; tests/test_layers.py then holds the same rule by package).
-_FLAT = {"errors": "errors", "files": "errors", "ops": "core", "graph": "core",
-         "syntax": "language", "parser": "language", "printer": "language",
-         "bindings": "language", "engine": "calculus", "expand": "calculus",
-         "numeric": "check", "spec": "check", "dataset": "data", "batch": "data"}
-_RANK = {name: k for k, name in enumerate(("errors", "core", "language", "calculus", "check",
-                                           "data", "documents", "render", "cli"))}
-#: The modules of this half of the code base.
-_OURS = ("graph", "numeric", "spec", "dataset", "batch", "calculus.steps", "documents", "render",
-         "cli", "__main__")
-
-
-def _layer(module: str) -> str | None:
-    parts = module.split(".")
-    if parts[0] != "autodiff_cli" or len(parts) == 1:
-        return None
-    head = parts[1]
-    if head in ("calculus", "documents", "render", "cli"):
-        return head
-    if head == "__main__":
-        return "cli"
-    return _FLAT.get(head)
-
-
-def _modules():
-    package = ROOT / "autodiff_cli"
-    for path in sorted(package.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        parts = list(path.relative_to(ROOT).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        name = ".".join(parts)
-        if any(name == f"autodiff_cli.{o}" or name.startswith(f"autodiff_cli.{o}.") for o in _OURS):
-            yield path, name
-
-
-def _imports(path, module):
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            yield from ((node.lineno, a.name) for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")
-            if node.level:
-                base = base[:len(base) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            yield node.lineno, target
-            yield from ((node.lineno, f"{target}.{a.name}") for a in node.names)
-
-
-@pytest.mark.parametrize("path, module", list(_modules()), ids=[m for _, m in _modules()])
-def test_imports_only_from_below(path, module):
-    own = _layer(module)
-    bad = [f"line {line}: {target}" for line, target in _imports(path, module)
-           if (theirs := _layer(target)) is not None and _RANK[theirs] > _RANK[own]]
-    assert not bad, f"{module} ({own}) imports from a higher layer: {bad}"
-
+# (tests/test_layers.py holds the rule for every module; here, what render may read)
 
 def test_render_reads_documents_only():
     """render imports nothing of the layers that compute (check, data, calculus, language):
     what it shows is in the documents (errors' escaping is the one helper it shares)."""
-    for path, module in _modules():
-        if _layer(module) != "render":
+    from .test_layers import MODULES, _imports, _module_name, layer_of
+
+    seen = 0
+    for path in MODULES:
+        module = _module_name(path)
+        if layer_of(module) != "render":
             continue
-        for line, target in _imports(path, module):
-            theirs = _layer(target)
-            assert theirs in (None, "errors", "documents", "render"), (module, line, target)
-
-
-def test_the_layer_walk_sees_what_it_should():
-    assert len(list(_modules())) > 20
-    assert _layer("autodiff_cli.batch") == "data" and _layer("autodiff_cli.render.json_doc") == "render"
-    # a lazy import inside a function counts
-    tree = [t for _, t in _imports(ROOT / "autodiff_cli" / "cli" / "grad.py", "autodiff_cli.cli.grad")]
-    assert "autodiff_cli.documents.grad" in tree and "autodiff_cli.batch" in tree
+        seen += 1
+        for line, target in _imports(path):
+            if target.startswith("autodiff_cli.") and layer_of(target) is not None:
+                assert layer_of(target) in ("errors", "documents", "render"), (module, line, target)
+    assert seen >= 6
 
 
 def test_nothing_below_the_cli_recomputes_upstream_times_local():
     """Upstream × local is the engine's (calculus/steps.py): the documents, batch and
     the CLI read steps, they do not multiply gradients by local gradients again."""
     pattern = re.compile(r"\b(?:g|upstream|grads?\[[^\]]*\])\s*\*\s*(?:ev\.)?(?:locals_|local|lo|lg)\b")
-    for path, module in _modules():
-        if module == "autodiff_cli.calculus.steps":
-            continue
-        text = path.read_text(encoding="utf-8")
-        assert not pattern.search(text), module
+    from .test_layers import MODULES, _module_name, layer_of
+
+    above = [p for p in MODULES
+             if layer_of(_module_name(p)) in ("check", "data", "documents", "render", "cli")]
+    assert len(above) > 20
+    for path in above:
+        assert not pattern.search(path.read_text(encoding="utf-8")), _module_name(path)
     # the pattern finds what the documents and batch used to do
     assert pattern.search("c = g * locals_[i][k]") and pattern.search("upstream * local[k]")

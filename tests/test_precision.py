@@ -42,7 +42,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from autodiff_cli.ops import OPS
+from autodiff_cli.core.ops import OPS
 
 from .conftest import invoke
 

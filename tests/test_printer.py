@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from autodiff_cli.engine import evaluate
+from autodiff_cli.calculus.engine import evaluate
 from autodiff_cli.errors import AdiffError
-from autodiff_cli.parser import parse
-from autodiff_cli.printer import node_text, to_source
+from autodiff_cli.language.parser import parse
+from autodiff_cli.language.printer import node_text, to_source
 
 
 def same_graph(g1, g2) -> None:

@@ -37,11 +37,11 @@ from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 from autodiff_cli import EvalError, InputError, evaluate, parse
-from autodiff_cli import ops as ops_module
-from autodiff_cli.engine import value_at
-from autodiff_cli.graph import Graph
-from autodiff_cli.ops import CONSTANTS, FUNCTIONS, OPS
-from autodiff_cli.printer import to_source
+from autodiff_cli.calculus.engine import value_at
+from autodiff_cli.core import ops as ops_module
+from autodiff_cli.core.graph import Graph
+from autodiff_cli.core.ops import CONSTANTS, FUNCTIONS, OPS
+from autodiff_cli.language.printer import to_source
 
 from .conftest import ROOT, invoke
 

@@ -25,7 +25,7 @@ import pytest
 from autodiff_cli import InputError, evaluate, parse
 from autodiff_cli.calculus import backends, rules
 from autodiff_cli.calculus.rules import HAND, Rule, RuleError
-from autodiff_cli.ops import FUNCTIONS, OPS, PRIMITIVES, Op
+from autodiff_cli.core.ops import FUNCTIONS, OPS, PRIMITIVES, Op
 
 from .conftest import ROOT
 from .test_precision import POINTS
@@ -200,7 +200,7 @@ def test_compiling_is_lazy_and_numpy_is_not_imported():
     code = (
         "import sys\n"
         "from autodiff_cli.calculus import rules\n"
-        "from autodiff_cli import ops\n"
+        "from autodiff_cli.core import ops\n"
         "assert rules.SOURCES == {}, rules.SOURCES\n"
         "from autodiff_cli.__main__ import main\n"
         "sys.argv = ['adiff', 'grad', 'x*y + sin(x)', '--at', 'x=1,y=2', '--format', 'json']\n"

@@ -1,4 +1,4 @@
-"""Spec files (TOML), JUnit XML, and the option parsers of spec.py."""
+"""Spec files (TOML), JUnit XML, and the option parsers of check/cases.py."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from autodiff_cli.errors import InputError
-from autodiff_cli.spec import (
+from autodiff_cli.check.cases import (
     DEFAULT_RANGE,
     load_spec,
     parse_expect,
     parse_ranges,
     sample_points,
 )
+from autodiff_cli.errors import InputError
 
 GOOD = '''
 # defaults for every case

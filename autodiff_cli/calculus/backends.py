@@ -594,7 +594,7 @@ _LIFTED: dict = {}
 def _lifted() -> dict:
     """Every op of the table (and internal primitive) lifted to duals, built on first use."""
     if not _LIFTED:
-        from ..ops import OPS, PRIMITIVES
+        from autodiff_cli.core.ops import OPS, PRIMITIVES
 
         for name, op in (*OPS.items(), *PRIMITIVES.items()):
             if op.kind != "leaf":
@@ -692,7 +692,7 @@ class Expr:
 
 
 def _graph_table() -> dict:
-    from ..ops import OPS, PRIMITIVES
+    from autodiff_cli.core.ops import OPS, PRIMITIVES
 
     def builder(name):
         return lambda *args: Expr(name, tuple(Expr.of(a) for a in args))

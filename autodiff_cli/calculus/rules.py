@@ -1,6 +1,6 @@
 """The rule compiler: op-table formulas -> straight-line Python, once per (op, backend).
 
-A row of the op table (``ops.py``) states its op once: the value (a primitive's name, or
+A row of the op table (``core/ops.py``) states its op once: the value (a primitive's name, or
 a formula in adiff's own syntax over the inputs ``a``, ``b``, ...) and a local derivative
 per input (formulas over the inputs and the output ``out``), or ``rule("pow", ...)`` for
 one of the few hand-written rules below. This module turns those formulas into Python
@@ -32,8 +32,8 @@ import math
 import operator
 import re
 
-from ..ops import Rule, rule  # noqa: F401 - the table's hand-written rule names; re-exported
-from .backends import BACKENDS, DOWN, TINY, UP, Backend, Expr
+from autodiff_cli.calculus.backends import BACKENDS, DOWN, TINY, UP, Backend, Expr
+from autodiff_cli.core.ops import Rule, rule  # noqa: F401 - the table's hand-written rule names; re-exported
 
 _INF = math.inf
 _NAN = math.nan
@@ -58,7 +58,7 @@ def formula_functions() -> dict:
     """The functions the table's formulas may call: the language's, and the internal
     primitives (``ops.PRIMITIVES``), which user formulas may not."""
     if not _FUNCTIONS:
-        from .. import ops
+        from autodiff_cli.core import ops
 
         table = {name: dict(by_arity) for name, by_arity in ops.FUNCTIONS.items()}
         for name, op in ops.PRIMITIVES.items():
@@ -71,8 +71,8 @@ def parse_formula(text: str):
     """The graph of one formula of the table (cached: the table is small and fixed)."""
     graph = _PARSED.get(text)
     if graph is None:
-        from ..errors import InputError
-        from ..parser import parse
+        from autodiff_cli.errors import InputError
+        from autodiff_cli.language.parser import parse
 
         try:
             graph = parse(text, functions=formula_functions())
@@ -128,7 +128,7 @@ def resolve(backend: Backend, name: str):
         if impl is None:
             raise NoImplementation(name)
         return impl
-    from ..ops import OPS
+    from autodiff_cli.core.ops import OPS
 
     op = OPS.get(name)
     if op is None or op.kind == "leaf" or _bare(op):

@@ -17,7 +17,7 @@ documents -> render -> stdout. Nothing below this package imports it.
 click group, ``main`` the console script's function.
 """
 
-from .app import cli, main, run
+from autodiff_cli.cli.app import cli, main, run
 
 __all__ = ["cli", "main", "run"]
 

@@ -17,9 +17,9 @@ import sys
 
 import click
 
-from .. import __version__
-from ..errors import AdiffError
-from .messages import report, safe, say
+from autodiff_cli import __version__
+from autodiff_cli.cli.messages import report, safe, say
+from autodiff_cli.errors import AdiffError
 
 EXIT_INTERNAL = 70
 #: Standard output could not be written (ENOSPC, EBADF, EIO, ...): an I/O error, as
@@ -311,6 +311,6 @@ def run() -> None:
 
 def main() -> None:
     """The console script's function (kept for ``autodiff_cli.cli:main``)."""
-    from ..__main__ import main as entry
+    from autodiff_cli.__main__ import main as entry
 
     entry()

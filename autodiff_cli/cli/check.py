@@ -1,7 +1,7 @@
 """adiff check: reverse mode against finite differences, with an exit code CI can trust.
 
-Glue only: options -> ``Problem`` -> cases (``spec.py``) -> checks
-(``numeric.py``) -> one document (``documents.check``) -> ``render/check.py``.
+Glue only: options -> ``Problem`` -> cases (``check/cases.py``) -> checks
+(``check/numeric.py``) -> one document (``documents.check``) -> ``render/check.py``.
 Exit 0 when every gradient agrees, 1 when any does not (or is at a kink,
 without --allow-kinks), 2 for bad input, 3 for an evaluation error at a given
 point. With --data, the gradient of the loss summed over a data file's rows is
@@ -20,13 +20,13 @@ import math
 
 import click
 
-from ..documents import check as documents
-from ..errors import AdiffError, EvalError, InputError, escape_controls
-from ..numeric import EVALUATIONS, METHODS, TOLERANCES, Settings
-from ..render import emit
-from .messages import note, warn
-from .options import FormulaCommand, data_options, data_settings, formula_options, wrt_option
-from .problem import Problem, pass_over
+from autodiff_cli.check.numeric import EVALUATIONS, METHODS, TOLERANCES, Settings
+from autodiff_cli.cli.messages import note, warn
+from autodiff_cli.cli.options import FormulaCommand, data_options, data_settings, formula_options, wrt_option
+from autodiff_cli.cli.problem import Problem, pass_over
+from autodiff_cli.documents import check as documents
+from autodiff_cli.errors import AdiffError, EvalError, InputError, escape_controls
+from autodiff_cli.render import emit
 
 #: Above this many node evaluations a run states its cost on stderr first
 #: (~0.1-0.3 µs each here: a million is a fraction of a second).
@@ -124,9 +124,9 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
 def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples, seed,
            ranges, expects, allow_kinks, per_node, spec, allow_any_path, report, data, reduce,
            delimiter, chunk_size):
-    from ..documents.check import check_document
-    from ..render.progress import PointProgress
-    from ..spec import Case, CaseRun, check_samples, parse_expect, parse_ranges
+    from autodiff_cli.check.cases import Case, CaseRun, check_samples, parse_expect, parse_ranges
+    from autodiff_cli.documents.check import check_document
+    from autodiff_cli.render.progress import PointProgress
 
     settings = Settings(method, rtol, atol, step)
     loaded = data_settings(data, reduce, delimiter, chunk_size)
@@ -175,10 +175,10 @@ def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, sa
 def _check_data(run, expr, file, at, fmt, max_size, wrt, settings, allow_kinks: bool,
                 loaded: dict, report) -> int:
     """adiff check --data: the summed gradient against finite differences of the summed loss."""
-    from ..batch import check_gradient
-    from ..documents.check import check_document, point_document
-    from ..documents.shared import data_entry
-    from ..spec import Case, CaseResult, judge_point
+    from autodiff_cli.check.cases import Case, CaseResult, judge_point
+    from autodiff_cli.data.batch import check_gradient
+    from autodiff_cli.documents.check import check_document, point_document
+    from autodiff_cli.documents.shared import data_entry
 
     if settings.method not in DATA_METHODS:
         raise InputError(f"--method {settings.method} is not available with --data: the "
@@ -236,8 +236,8 @@ class Run:
     """
 
     def __init__(self, fmt: str):
-        from ..documents.check import Keeper
-        from ..spec import Tally
+        from autodiff_cli.check.cases import Tally
+        from autodiff_cli.documents.check import Keeper
 
         self.fmt = fmt
         self.results: list = []  # CaseResult of each case that ran or failed
@@ -245,7 +245,7 @@ class Run:
         self.keeper = Keeper() if fmt == "table" else None
 
     def failed(self, exc: AdiffError, case=None, name: str = "adiff check"):
-        from ..spec import Case, CaseResult
+        from autodiff_cli.check.cases import Case, CaseResult
 
         result = CaseResult(case or Case(source="", name=name))
         result.error = exc
@@ -271,7 +271,7 @@ class Run:
 
     def late(self) -> dict:
         """The fields that need every point: ok, skipped, summary, worst, skipped points."""
-        from ..documents.check import late_fields
+        from autodiff_cli.documents.check import late_fields
 
         return late_fields(self.results, self.tally)
 
@@ -287,8 +287,8 @@ class Run:
         """
         import sys
 
-        from ..documents.base import Stream
-        from ..documents.check import PointStream
+        from autodiff_cli.documents.base import Stream
+        from autodiff_cli.documents.check import PointStream
 
         if progress is not None and self.fmt != "table":
             try:
@@ -323,7 +323,7 @@ class Run:
 
 def _finishing(stream, doc, run):
     """``stream``, then the late fields of ``doc`` filled in."""
-    from ..documents.check import suite_entry
+    from autodiff_cli.documents.check import suite_entry
 
     yield from stream
     doc.update(run.late())
@@ -365,8 +365,8 @@ class JUnit:
         path, self.path = self.path, None
         if path is None:
             return
-        from ..documents.junit import junit
-        from ..files import atomic_write
+        from autodiff_cli.documents.junit import junit
+        from autodiff_cli.files import atomic_write
 
         data = junit(results, self.suite, interrupted=interrupted)
         try:
@@ -388,9 +388,9 @@ class JUnit:
 
 def _run_spec(run, path, fmt, max_size, settings, samples, seed, allow_kinks, per_node,
               allow_any_path, report):
-    from ..documents.check import check_document
-    from ..render.progress import PointProgress
-    from ..spec import load_spec
+    from autodiff_cli.check.cases import load_spec
+    from autodiff_cli.documents.check import check_document
+    from autodiff_cli.render.progress import PointProgress
 
     defaults = {"method": settings.method, "rtol": settings.rtol, "atol": settings.atol,
                 "step": settings.step, "samples": samples, "seed": seed,
@@ -421,7 +421,7 @@ def _run_spec(run, path, fmt, max_size, settings, samples, seed, allow_kinks, pe
 
 def _spec_points(run, cases, path: str, progress):
     """The points of every case in turn; a case's error is kept, shown, and the next runs."""
-    from ..spec import CaseRun
+    from autodiff_cli.check.cases import CaseRun
 
     for n, case in enumerate(cases, 1):
         if isinstance(case, AdiffError):

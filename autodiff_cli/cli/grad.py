@@ -10,9 +10,8 @@ import math
 
 import click
 
-from ..render import emit
-from .messages import warn
-from .options import (
+from autodiff_cli.cli.messages import warn
+from autodiff_cli.cli.options import (
     TABLE_NODES,
     FormulaCommand,
     data_options,
@@ -22,7 +21,8 @@ from .options import (
     nodes_limit,
     wrt_option,
 )
-from .problem import Problem, evaluate, pass_over
+from autodiff_cli.cli.problem import Problem, evaluate, pass_over
+from autodiff_cli.render import emit
 
 #: The finite-difference column of ``grad`` costs 2 evaluations of the graph
 #: per input (and per row, with --data); it runs by default while that many node
@@ -63,7 +63,7 @@ def grad(expr, file, at, fmt, max_size, wrt, check, nodes, expand, data, reduce,
       adiff grad -f samples/logistic_program.adiff --data samples/logistic.csv --at t0=0,t1=0,t2=0
     """
     settings = data_settings(data, reduce, delimiter, chunk_size, **{"--per-example": per_example})
-    from ..documents.grad import grad_document
+    from autodiff_cli.documents.grad import grad_document
 
     problem = Problem(expr, file, at, max_size, expand=expand)
     graph = problem.graph
@@ -76,7 +76,7 @@ def grad(expr, file, at, fmt, max_size, wrt, check, nodes, expand, data, reduce,
     estimates, skipped = None, _skipped(check, [(len(names), "inputs"), (len(graph), "nodes")],
                                         "adiff check")
     if skipped is None:
-        from ..numeric import check as fd_check
+        from autodiff_cli.check.numeric import check as fd_check
 
         estimates = fd_check(ev, names, kink_estimates=True)
         _warn_disagreement(estimates, "adiff check")
@@ -88,9 +88,9 @@ def grad(expr, file, at, fmt, max_size, wrt, check, nodes, expand, data, reduce,
 def _grad_data(problem, settings: dict, wrt, check, show_nodes: bool, limit, fmt: str,
                per_example: bool) -> int:
     """adiff grad --data: the gradient of the loss summed over the rows."""
-    from .. import batch
-    from ..documents.grad import grad_document
-    from ..numeric import Settings
+    from autodiff_cli.check.numeric import Settings
+    from autodiff_cli.data import batch
+    from autodiff_cli.documents.grad import grad_document
 
     graph = problem.graph
     setup = problem.setup(settings, wrt)

@@ -12,11 +12,11 @@ import os
 
 import click
 
-from ..errors import InputError, escape_controls
-from ..render import emit
-from .messages import note, warn
-from .options import FormulaCommand, expand_option, formula_options
-from .problem import Problem, evaluate
+from autodiff_cli.cli.messages import note, warn
+from autodiff_cli.cli.options import FormulaCommand, expand_option, formula_options
+from autodiff_cli.cli.problem import Problem, evaluate
+from autodiff_cli.errors import InputError, escape_controls
+from autodiff_cli.render import emit
 
 GRAPH_FORMATS = ("tree", "dot", "mermaid", "json")
 #: Files ``-o`` draws with Graphviz; other suffixes get the text of a format.
@@ -44,7 +44,7 @@ def _target(path: str):
         special = False
     if special:
         return contextlib.closing(open(path, "wb"))
-    from ..files import atomic_write
+    from autodiff_cli.files import atomic_write
 
     return atomic_write(path, "wb")
 
@@ -100,14 +100,14 @@ def _draw(text: str, path: str, suffix: str, timeout: float, nodes: int) -> None
 def _write(path: str, fmt: str, doc: dict, depth: int) -> None:
     import io
 
-    from ..render import graph as render
+    from autodiff_cli.render import graph as render
 
     try:
         with _target(path) as raw:
             fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
             try:
                 if fmt == "json":
-                    from ..render.json_doc import write
+                    from autodiff_cli.render.json_doc import write
 
                     write(doc, out=fh)
                 elif fmt == "tree":
@@ -178,7 +178,7 @@ def graph(ctx, expr, file, at, fmt, max_size, output, dot_timeout, expand, depth
     if output is not None:
         explicit = ctx.get_parameter_source("fmt") not in (ParameterSource.DEFAULT, None)
         kind, what = _output_kind(output, fmt, explicit)
-    from ..documents.graph import graph_document
+    from autodiff_cli.documents.graph import graph_document
 
     problem = Problem(expr, file, at, max_size, expand=expand)
     g = problem.graph
@@ -187,7 +187,7 @@ def graph(ctx, expr, file, at, fmt, max_size, output, dot_timeout, expand, depth
     if output is None:
         emit("graph", doc, fmt, depth=depth)
     elif kind == "picture":
-        from ..render.graph import dot_text
+        from autodiff_cli.render.graph import dot_text
 
         _draw(dot_text(doc), output, what, dot_timeout, len(g))
     else:

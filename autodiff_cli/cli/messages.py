@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from ..errors import AdiffError, escape_controls
-from ..render import color_enabled
+from autodiff_cli.errors import AdiffError, escape_controls
+from autodiff_cli.render import color_enabled
 
 
 def safe(text: str) -> str:

@@ -14,8 +14,8 @@ import re
 
 import click
 
-from ..errors import AdiffError, InputError, clip, escape_controls
-from ..render import FORMATS
+from autodiff_cli.errors import AdiffError, InputError, clip, escape_controls
+from autodiff_cli.render import FORMATS
 
 #: Node rows a table shows by default (the first and the last ones).
 TABLE_NODES = 60
@@ -37,7 +37,7 @@ def formula_options(f=None, *, formats=FORMATS, default="table"):
     """
     if f is None:
         return lambda g: formula_options(g, formats=formats, default=default)
-    from ..parser import DEFAULT_MAX_SIZE
+    from autodiff_cli.language.parser import DEFAULT_MAX_SIZE
 
     decorators = [
         click.argument("expr", required=False, metavar="EXPR"),
@@ -151,7 +151,7 @@ def _bound_names(values) -> set[str]:
 
 
 def _parses(text: str) -> bool:
-    from ..parser import parse
+    from autodiff_cli.language.parser import parse
 
     try:
         parse(text)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import click
 
-from ..errors import InputError, clip, escape_controls
-from .messages import warn
+from autodiff_cli.cli.messages import warn
+from autodiff_cli.errors import InputError, clip, escape_controls
 
 
 def read_bytes(data: bytes, where: str) -> str:
@@ -33,7 +33,7 @@ def _read_source(path: str, max_size: int) -> str:
     a byte order mark 3 more), so 4 × max_size + 4 bytes hold any formula within
     the limit, and /dev/zero stops there instead of filling memory.
     """
-    from ..files import read_limited
+    from autodiff_cli.files import read_limited
 
     shown = "standard input" if path == "-" else escape_controls(path)
     try:
@@ -54,7 +54,7 @@ def read_formula(expr: str | None, file: str | None, max_size: int | None = None
     """The formula from EXPR, '-' (stdin) or -f PATH; files and stdin are read only up
     to what ``max_size`` (characters, default the parser's) allows."""
     if max_size is None:
-        from ..parser import DEFAULT_MAX_SIZE
+        from autodiff_cli.language.parser import DEFAULT_MAX_SIZE
 
         max_size = DEFAULT_MAX_SIZE
     if file is not None and expr is not None:
@@ -83,8 +83,8 @@ class Problem:
 
     def __init__(self, expr, file, at, max_size, *, expand: bool = False,
                  warn_unused: bool = True):
-        from ..bindings import parse_bindings
-        from ..parser import parse
+        from autodiff_cli.language.bindings import parse_bindings
+        from autodiff_cli.language.parser import parse
 
         self.expr, self.file = expr, file
         self.source = read_formula(expr, file, max_size)
@@ -98,7 +98,7 @@ class Problem:
             self.warn_unused()
         self.expanded = expand
         if expand:
-            from ..expand import expand as expand_graph
+            from autodiff_cli.calculus.expand import expand as expand_graph
 
             self.graph = expand_graph(self.graph)
 
@@ -120,7 +120,7 @@ class Problem:
             raise InputError("--wrt needs input names, e.g. --wrt x,y")
         for name in names:
             if name not in variables:
-                from ..parser import suggest
+                from autodiff_cli.language.parser import suggest
 
                 near = suggest(name, variables)
                 shown = escape_controls(clip(name, 80))
@@ -140,8 +140,8 @@ class Problem:
         except ImportError:
             raise InputError("--data needs NumPy, which is not installed",
                              hint="pip install numpy") from None
-        from ..batch import Setup
-        from ..dataset import DataFile, parse_delimiter
+        from autodiff_cli.data.batch import Setup
+        from autodiff_cli.data.reader import DataFile, parse_delimiter
 
         if settings["path"] == "-" and (self.expr == "-" or self.file == "-"):
             raise InputError("--data - reads the data from standard input, so the formula "
@@ -160,7 +160,7 @@ class Problem:
 
 def evaluate(problem: Problem, wrt: list[str] | None = None):
     """The forward and backward pass at the --at point, its kinks warned about."""
-    from .. import engine
+    from autodiff_cli.calculus import engine
 
     ev = engine.evaluate(problem.graph, problem.at, wrt)
     warn_kinks(problem.graph, ev)
@@ -170,8 +170,8 @@ def evaluate(problem: Problem, wrt: list[str] | None = None):
 def pass_over(setup, **options):
     """A pass over the rows of ``setup`` (``batch.run``), with a progress bar on a terminal's
     stderr; its kinks are warned about."""
-    from ..batch import run
-    from ..render.progress import RowProgress
+    from autodiff_cli.data.batch import run
+    from autodiff_cli.render.progress import RowProgress
 
     progress = RowProgress(setup.data)
     try:
@@ -184,7 +184,7 @@ def pass_over(setup, **options):
 
 def warn_kinks(graph, result) -> None:
     """A warning for each node sitting on its kink (in data mode: in how many rows)."""
-    from ..engine import describe, fmt
+    from autodiff_cli.calculus.engine import describe, fmt
 
     rows = getattr(result, "kink_rows", None)
     if rows is None:

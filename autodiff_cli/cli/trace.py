@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import click
 
-from ..render import emit
-from .options import (
+from autodiff_cli.cli.options import (
     TRACE_ROWS,
     FormulaCommand,
     data_options,
@@ -21,7 +20,8 @@ from .options import (
     formula_options,
     rows_limit,
 )
-from .problem import Problem, evaluate, pass_over
+from autodiff_cli.cli.problem import Problem, evaluate, pass_over
+from autodiff_cli.render import emit
 
 
 @click.command(cls=FormulaCommand)
@@ -52,12 +52,12 @@ def trace(expr, file, at, fmt, max_size, expand, rows, data, reduce, delimiter, 
     settings = data_settings(data, reduce, delimiter, chunk_size)
     limit = rows_limit(rows, fmt)
     problem = Problem(expr, file, at, max_size, expand=expand)
-    from ..documents.trace import trace_document
+    from autodiff_cli.documents.trace import trace_document
 
     if settings is None:
         result = evaluate(problem)
     else:
-        from .. import batch
+        from autodiff_cli.data import batch
 
         result = pass_over(problem.setup(settings), details=True, edges=True,
                            per_example=batch.TRACE_EXAMPLE_ROWS, examples_or_error=False)

@@ -14,6 +14,6 @@ steps, finite-difference verdicts -- and never compute gradients themselves.
   document); ``junit``: the JUnit XML report of ``adiff check``.
 """
 
-from .base import Stream, num
+from autodiff_cli.documents.base import Stream, num
 
 __all__ = ["Stream", "num"]

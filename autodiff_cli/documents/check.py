@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import math
 
-from ..errors import AdiffError
-from ..numeric import CENTRAL_STEP, COMPLEX_STEP, ONE_SIDED_STEP, RICHARDSON_STEP, RULE, Estimate
-from ..spec import SKIPPED_LISTED, rank
-from .base import num
-from .shared import kink_entries
+from autodiff_cli.check.cases import SKIPPED_LISTED, rank
+from autodiff_cli.check.numeric import (
+    CENTRAL_STEP,
+    COMPLEX_STEP,
+    ONE_SIDED_STEP,
+    RICHARDSON_STEP,
+    RULE,
+    Estimate,
+)
+from autodiff_cli.documents.base import num
+from autodiff_cli.documents.shared import kink_entries
+from autodiff_cli.errors import AdiffError
 
 #: A table keeps every point while there are this many; beyond, it keeps the
 #: first KEEP_FAILING failing points, the worst passing point of each input

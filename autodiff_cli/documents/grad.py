@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from math import isfinite as _isfinite
 
-from ..numeric import ATOL, CENTRAL_STEP, RTOL, Estimate
-from .base import Stream, encode, num
-from .shared import as_result, data_entry, example_entries, kink_entries, node_entry
+from autodiff_cli.check.numeric import ATOL, CENTRAL_STEP, RTOL, Estimate
+from autodiff_cli.documents.base import Stream, encode, num
+from autodiff_cli.documents.shared import as_result, data_entry, example_entries, kink_entries, node_entry
 
 
 def nodes_stream(graph, result) -> Stream:

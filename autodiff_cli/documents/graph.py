@@ -7,14 +7,14 @@ and Mermaid, or looked up one at a time, so the tree builds only what it prints.
 
 from __future__ import annotations
 
-from .base import Stream, num
-from .shared import as_result, node_entry
+from autodiff_cli.documents.base import Stream, num
+from autodiff_cli.documents.shared import as_result, node_entry
 
 
 def _node(graph, ev, i: int) -> dict:
     """Node ``i`` as the graph document shows it (``ev``: a result, or None)."""
-    from ..expand import is_fused
-    from ..printer import node_text
+    from autodiff_cli.calculus.expand import is_fused
+    from autodiff_cli.language.printer import node_text
 
     entry = node_entry(graph, ev, i)
     op = graph.ops[i]
@@ -61,7 +61,7 @@ class NodeStream(Stream):
 
 def graph_document(graph, ev=None, expanded: bool = False) -> dict:
     """Nodes and edges; with an evaluation, values, local gradients and gradients too."""
-    from ..printer import to_source
+    from autodiff_cli.language.printer import to_source
 
     result = as_result(graph, ev)
     doc = {"expression": graph.source, "formula": to_source(graph, "; "), "expanded": expanded}

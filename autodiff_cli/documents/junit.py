@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import InputError
-from .check import failing_entries, failure_text, worst_entry
+from autodiff_cli.documents.check import failing_entries, failure_text, worst_entry
+from autodiff_cli.errors import InputError
 
 
 def junit(results, suite: str, interrupted: bool = False) -> bytes:

@@ -20,7 +20,7 @@ pass over data (``batch.Totals``) has these fields itself.
 
 from __future__ import annotations
 
-from .base import num
+from autodiff_cli.documents.base import num
 
 
 class PointResult:
@@ -65,7 +65,7 @@ class PointResult:
         return self.ev.kinks
 
     def steps(self):
-        from ..calculus.steps import backward_steps
+        from autodiff_cli.calculus.steps import backward_steps
 
         return backward_steps(self.graph, self.ev.local, self.ev.grads)
 

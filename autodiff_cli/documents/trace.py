@@ -12,12 +12,12 @@ step where per-row contributions flow into a value every row shares is the
 
 from __future__ import annotations
 
-from .base import Stream, num
-from .shared import as_result, data_entry, example_entries
+from autodiff_cli.documents.base import Stream, num
+from autodiff_cli.documents.shared import as_result, data_entry, example_entries
 
 
 def _forward(graph, result):
-    from ..printer import node_text
+    from autodiff_cli.language.printer import node_text
 
     varies = result.varies
     for i in range(len(graph)):
@@ -59,7 +59,7 @@ def _sums(graph, result) -> list[dict]:
 def trace_document(graph, ev, expanded: bool = False) -> dict:
     """The forward values, the backward steps and each value's summed contributions of
     ``ev`` (a point's evaluation, or a pass over a data file with its edges summed)."""
-    from ..printer import to_source
+    from autodiff_cli.language.printer import to_source
 
     result = as_result(graph, ev)
     doc = {"expression": graph.source, "formula": to_source(graph, "; "), "expanded": expanded}

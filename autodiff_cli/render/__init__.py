@@ -31,8 +31,8 @@ import math
 import os
 import sys
 
-from ..documents.base import num
-from ..errors import escape_controls
+from autodiff_cli.documents.base import num
+from autodiff_cli.errors import escape_controls
 
 FORMATS = ("table", "json", "plain")
 
@@ -153,7 +153,7 @@ def message(text: str) -> str:
 def emit(kind: str, doc: dict, fmt: str, **options) -> None:
     """Write ``doc`` (the result of command ``kind``) to stdout as ``fmt``."""
     if fmt == "json":
-        from .json_doc import write
+        from autodiff_cli.render.json_doc import write
 
         write(doc)
         return

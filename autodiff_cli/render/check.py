@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from . import format_number, message, safe, sym
+from autodiff_cli.render import format_number, message, safe, sym
 
 #: Rows of the check table shown by default; failing rows come first.
 TABLE_ROWS = 40
@@ -102,7 +102,7 @@ def _plain_field(v) -> str:
 # ---------------------------------------------------------------- table
 
 def _point_text(at: dict, limit: int = 36) -> str:
-    from .table import LIST, clip
+    from autodiff_cli.render.table import LIST, clip
 
     return clip(", ".join(f"{safe(k)}={format_number(v, 4)}" for k, v in at.items()), limit, LIST)
 
@@ -110,7 +110,7 @@ def _point_text(at: dict, limit: int = 36) -> str:
 def table(doc: dict, **_options) -> None:
     from rich.text import Text
 
-    from .table import console, heading, note, value_line
+    from autodiff_cli.render.table import console, heading, note, value_line
 
     out = console()
     if "expression" in doc:
@@ -119,7 +119,7 @@ def table(doc: dict, **_options) -> None:
             p = doc["cases"][0]
             value_line(out, p["value"], p["at"])
             if "data" in doc:  # --data: the value is the loss summed over the rows
-                from .grad import reduce_text
+                from autodiff_cli.render.grad import reduce_text
 
                 out.print(Text(reduce_text(doc)))
     if "suite" in doc:
@@ -177,7 +177,7 @@ def _mark(status: str) -> tuple[str, str]:
 
 
 def _check_grid(doc: dict, shown: list[dict], digits: int, title: str):
-    from .table import KEY, LIST, NUM, TEXT, Grid
+    from autodiff_cli.render.table import KEY, LIST, NUM, TEXT, Grid
 
     expected = any("expected" in r for r in shown)
     several = doc["summary"]["points"] > 1
@@ -231,7 +231,7 @@ def _check_table(doc: dict, all_rows: list[dict], width: int = 80, title: str = 
 
 
 def _suite_table(doc: dict):
-    from .table import KEY, NUM, TEXT, Grid
+    from autodiff_cli.render.table import KEY, NUM, TEXT, Grid
 
     grid = Grid(f"Spec {safe(doc['spec'])}", compact=True)
     for col in ("case", "method", "rtol", "atol", "points", "skipped", "gradients ok", "result"):
@@ -255,7 +255,7 @@ def _suite_table(doc: dict):
 def _nodes(out, doc: dict, p: dict) -> None:
     from rich.text import Text
 
-    from .table import KEY, NUM, TEXT, Grid, note
+    from autodiff_cli.render.table import KEY, NUM, TEXT, Grid, note
 
     nodes = sorted(p["nodes"], key=lambda n: _ORDER.index(n["status"])) if not p["ok"] \
         else p["nodes"]
@@ -292,7 +292,7 @@ def _rule_text(doc: dict) -> str:
         return ("a gradient agrees when |ad − fd| ≤ atol + rtol·|fd|, with each case's method "
                 "and tolerances; a failed comparison is re-examined (Richardson, complex step) "
                 "before it counts")
-    from ..documents.check import METHOD_TEXT
+    from autodiff_cli.documents.check import METHOD_TEXT
 
     method = METHOD_TEXT.get(doc["method"], doc["method"])
     if "step" in doc:
@@ -319,7 +319,7 @@ def _verdict(doc: dict):
                 style="bold red")
     w = doc.get("worst")
     if w:
-        from ..documents.check import failure_text
+        from autodiff_cli.documents.check import failure_text
 
         text.append("\nworst: " + message(failure_text(w)), style="red")
     if "suite" in doc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from . import format_number, message, safe, sym
+from autodiff_cli.render import format_number, message, safe, sym
 
 #: Rows of the examples table shown (the first and the last ones).
 EXAMPLE_ROWS = 60
@@ -67,8 +67,8 @@ def reduce_text(doc: dict) -> str:
 
 def heading(out, doc: dict, formula: str) -> None:
     """The formula and the point; in data mode, what L is and the parameters."""
-    from .table import heading as formula_line
-    from .table import value_line
+    from autodiff_cli.render.table import heading as formula_line
+    from autodiff_cli.render.table import value_line
 
     formula_line(out, formula)
     if "data" not in doc:
@@ -104,7 +104,7 @@ def sum_text(n: int, reduce: str) -> str:
 
 def examples_table(doc: dict, limit=EXAMPLE_ROWS):
     """Each row's value and gradient, and their sum (--per-example; trace --data)."""
-    from .table import NUM, Grid, ellipsis, limit_rows
+    from autodiff_cli.render.table import NUM, Grid, ellipsis, limit_rows
 
     examples = doc["examples"]
     names = list(doc["gradient"])
@@ -141,7 +141,7 @@ def examples_table(doc: dict, limit=EXAMPLE_ROWS):
 
 def gradient_table(doc: dict, what: str = "input", of: str = "f"):
     """Each input's gradient beside its finite difference (``what``: "parameter" with --data)."""
-    from .table import KEY, NUM, TEXT, Grid
+    from autodiff_cli.render.table import KEY, NUM, TEXT, Grid
 
     check = doc["check"]
     grid = Grid(sym("Gradient"))
@@ -166,7 +166,7 @@ def gradient_table(doc: dict, what: str = "input", of: str = "f"):
 
 
 def table(doc: dict, nodes_limit=None, **_options) -> None:
-    from .table import console, node_table, note
+    from autodiff_cli.render.table import console, node_table, note
 
     data = "data" in doc
     out = console()

@@ -21,8 +21,8 @@ import codecs
 import sys
 from array import array
 
-from ..errors import escape_controls
-from . import format_number
+from autodiff_cli.errors import escape_controls
+from autodiff_cli.render import format_number
 
 #: Tree levels shown by default: as many as leave this many columns for the labels
 #: (each level indents by 4), but at least MIN_DEPTH.
@@ -386,7 +386,7 @@ def tree(doc: dict, depth: int | None = None, file=None, **_options) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from .table import console
+    from autodiff_cli.render.table import console
 
     out = console() if file is None else Console(file=file, width=120, no_color=True,
                                                   highlight=False, soft_wrap=False)

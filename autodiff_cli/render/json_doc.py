@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 import sys
 
-from ..documents.base import Stream
-from ..documents.base import encode as _dumps
+from autodiff_cli.documents.base import Stream
+from autodiff_cli.documents.base import encode as _dumps
 
 __all__ = ["Stream", "ascii_json", "chunks", "dumps", "write"]
 
@@ -64,7 +64,7 @@ def _unicode_json(text: str) -> str:
 
 
 def write(doc, out=None) -> None:
-    from . import limited_encoding
+    from autodiff_cli.render import limited_encoding
 
     out = out or sys.stdout
     pieces = map(ascii_json if limited_encoding(out) else _unicode_json, chunks(doc))

@@ -65,7 +65,7 @@ class StderrProgress:
             TimeRemainingColumn,
         )
 
-        from . import color_enabled
+        from autodiff_cli.render import color_enabled
 
         if self.kind == "rows":
             columns = (TextColumn("{task.description}"), BarColumn(),

@@ -22,7 +22,7 @@ from rich.cells import cell_len, get_character_cell_size
 from rich.console import Console
 from rich.text import Text
 
-from . import color_enabled, format_number, limited_encoding, safe, sym
+from autodiff_cli.render import color_enabled, format_number, limited_encoding, safe, sym
 
 _EXPR_SHOWN = 200  # characters of a long formula shown in headings
 #: The narrowest console adiff lays out for; COLUMNS=0 (or unset and unknown) means 80.

@@ -20,8 +20,8 @@ from __future__ import annotations
 import sys
 from itertools import groupby
 
-from . import format_number, safe, sym
-from .grad import examples_table, heading, sigma
+from autodiff_cli.render import format_number, safe, sym
+from autodiff_cli.render.grad import examples_table, heading, sigma
 
 
 def _line(*fields) -> str:
@@ -70,7 +70,7 @@ def sum_text(entry: dict, mark: str | None = None) -> str:
 
 
 def _forward_table(doc, rows, limit):
-    from .table import KEY, NUM, TEXT, Grid, ellipsis, limit_rows
+    from autodiff_cli.render.table import KEY, NUM, TEXT, Grid, ellipsis, limit_rows
 
     data = "data" in doc
     grid = Grid(show_header=False, boxed=False)
@@ -110,7 +110,7 @@ def _forward_table(doc, rows, limit):
 
 
 def _backward_table(doc, sums, labels, limit):
-    from .table import KEY, NUM, TEXT, Grid, ellipsis, limit_rows
+    from autodiff_cli.render.table import KEY, NUM, TEXT, Grid, ellipsis, limit_rows
 
     data = "data" in doc
     grid = Grid()
@@ -175,7 +175,7 @@ def _backward_table(doc, sums, labels, limit):
 def table(doc: dict, limit=None, **_options) -> None:
     from rich.text import Text
 
-    from .table import console, limit_rows, note
+    from autodiff_cli.render.table import console, limit_rows, note
 
     data = "data" in doc
     out = console()

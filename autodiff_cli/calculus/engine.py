@@ -16,9 +16,9 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from . import calculus  # noqa: F401 - registers the op table's rule compiler
-from .errors import EvalError, InputError, clip
-from .graph import Graph
+from autodiff_cli import calculus  # noqa: F401 - registers the op table's rule compiler
+from autodiff_cli.core.graph import Graph
+from autodiff_cli.errors import EvalError, InputError, clip
 
 _isfinite = math.isfinite
 _ARITH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
@@ -107,7 +107,7 @@ def bind(graph: Graph, at: dict[str, float]) -> list[float]:
             values[i] = float(v)
     if missing:
         name, i = missing[0]
-        from .parser import lookalike_note, suggest
+        from autodiff_cli.language.parser import lookalike_note, suggest
 
         others = [n for n in at if n not in graph.variables]
         near = suggest(name, others)

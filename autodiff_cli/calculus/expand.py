@@ -16,8 +16,8 @@ longer used (a template may ignore an input) are pruned (``graph.pruned``).
 
 from __future__ import annotations
 
-from .graph import Graph, pruned
-from .ops import OPS, Op
+from autodiff_cli.core.graph import Graph, pruned
+from autodiff_cli.core.ops import OPS, Op
 
 #: Variadic ops expanded by a builder rather than a template.
 _VARIADIC = ("logsumexp",)
@@ -39,7 +39,7 @@ def template(op: Op) -> Graph:
     """The parsed ``expand`` formula of ``op``, already free of fused nodes."""
     graph = _templates.get(op.name)
     if graph is None:
-        from .parser import parse
+        from autodiff_cli.language.parser import parse
 
         graph = parse(op.expand)
         allowed = _TEMPLATE_INPUTS[:op.arity]

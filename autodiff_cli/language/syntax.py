@@ -33,7 +33,8 @@ GRAMMAR_NAME = "adiff.lark"
 
 
 def grammar_text() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
+    # the package folder (this file is in autodiff_cli/language/)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # A wheel has the grammar beside this file; a checkout or an editable install
     # at the top of the project. Plain paths first: importing importlib.resources
     # (and pathlib with it) costs ~10 ms of start-up.
@@ -77,7 +78,7 @@ def char_label(ch: str) -> str:
 
 def show_invisible(text: str) -> str:
     """``text`` with each invisible or control character written as an escape (``x\\u200dy``)."""
-    from .errors import escape_controls
+    from autodiff_cli.errors import escape_controls
 
     def escape(m):
         code = ord(m.group())
@@ -396,7 +397,7 @@ def _sha256(data: bytes) -> str:
 
 def tables_key(text: str) -> str:
     """SHA-256 (hex) of everything the table depends on."""
-    from . import __version__
+    from autodiff_cli import __version__
 
     parts = (_MAGIC, str(TABLES_VERSION), __version__, _lark_version(),
              "{}.{}".format(*sys.version_info[:2]), text)

@@ -65,8 +65,8 @@ import math
 import sys
 from dataclasses import dataclass, field
 
-from .calculus.backends import _logsumexp
-from .graph import Graph
+from autodiff_cli.calculus.backends import _logsumexp
+from autodiff_cli.core.graph import Graph
 
 EPS = sys.float_info.epsilon
 CENTRAL_STEP = EPS ** (1.0 / 3.0)  # 6.06e-06
@@ -941,8 +941,8 @@ def check_nodes(ev, settings: Settings, progress=None) -> tuple[list[Estimate], 
 
 def local_derivative(op, args: list[float], pos: int) -> Numeric:
     """Ridders' estimate of d op / d args[pos] at ``args``: the op alone, as a tiny graph."""
-    from .graph import Graph as _Graph
-    from .ops import OPS
+    from autodiff_cli.core.graph import Graph as _Graph
+    from autodiff_cli.core.ops import OPS
 
     n = len(args)
     ops = [OPS["const"]] * n + [op]

@@ -18,9 +18,18 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bindings import parse_value
-from .errors import AdiffError, EvalError, InputError, clip, escape_controls
-from .numeric import CENTRAL_STEP, METHODS, Estimate, Settings, check, check_nodes, compare, step_error
+from autodiff_cli.check.numeric import (
+    CENTRAL_STEP,
+    METHODS,
+    Estimate,
+    Settings,
+    check,
+    check_nodes,
+    compare,
+    step_error,
+)
+from autodiff_cli.errors import AdiffError, EvalError, InputError, clip, escape_controls
+from autodiff_cli.language.bindings import parse_value
 
 #: Interval each sampled input is drawn from when --range does not name it.
 DEFAULT_RANGE = (-1.0, 1.0)
@@ -357,7 +366,7 @@ def prepare(case: Case, warn=None, graph=None):
 
     Returns (graph, names, expect graphs). ``warn`` receives the parser's warnings.
     """
-    from .parser import parse, suggest
+    from autodiff_cli.language.parser import parse, suggest
 
     kwargs = {"max_size": case.max_size} if case.max_size else {}
     if graph is None:
@@ -466,13 +475,13 @@ class CaseRun:
 
     def cost(self) -> tuple[int, int, float]:
         """(points, inputs checked, dependents per input on average) of the finite differences."""
-        from .numeric import mean_dependents
+        from autodiff_cli.check.numeric import mean_dependents
 
         points = self.case.samples if self.case.samples is not None else len(self.case.points)
         return points, len(self.names), mean_dependents(self.graph, self.names)
 
     def __iter__(self):
-        from .engine import evaluate, value_at
+        from autodiff_cli.calculus.engine import evaluate, value_at
 
         case, graph, names, expect = self.case, self.graph, self.names, self.expect
         result, progress = self.result, self.progress
@@ -563,7 +572,7 @@ def read_spec(path: str) -> dict:
     or an integer of more than 4,300 digits (Python's limit on int()).
     A byte order mark at the start is ignored.
     """
-    from .files import read_limited
+    from autodiff_cli.files import read_limited
 
     tomllib = _toml()
     shown = "standard input" if path == "-" else clip(path, 120)
@@ -635,8 +644,8 @@ def _formula_file(base: Path, given: str, max_size: int | None, allow_any_path: 
     (symbolic links followed) outside the spec's directory is refused unless
     --allow-any-path. Read up to --max-size bytes (``/dev/zero`` stops there).
     """
-    from .files import read_limited
-    from .parser import DEFAULT_MAX_SIZE
+    from autodiff_cli.files import read_limited
+    from autodiff_cli.language.parser import DEFAULT_MAX_SIZE
 
     shown = clip(given, 120)
     if "\0" in given:

@@ -11,9 +11,9 @@ import math
 import re
 import unicodedata
 
-from .errors import InputError
-from .ops import CONSTANTS, FUNCTIONS
-from .syntax import IGNORABLE, char_label, name_regex, show_invisible
+from autodiff_cli.core.ops import CONSTANTS, FUNCTIONS
+from autodiff_cli.errors import InputError
+from autodiff_cli.language.syntax import IGNORABLE, char_label, name_regex, show_invisible
 
 _NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _VALUE = re.compile(rf"([+-]?)(?:({_NUMBER})|(pi|e))", re.ASCII)

@@ -20,7 +20,7 @@ first use, once per op and backend, by the rule compiler registered with
 compiler (``calculus/rules.py``) registers itself when ``autodiff_cli.calculus`` is
 imported, which the package's API and the engine do; an op used before that asks the
 package's front door (``autodiff_cli._install_compiler``) to import it, so
-``from autodiff_cli.ops import OPS; OPS["sin"].value`` works on its own too. A
+``from autodiff_cli.core.ops import OPS; OPS["sin"].value`` works on its own too. A
 primitive with no analytic version (erf, abs) makes ``cvalue`` None for every op whose
 value uses it, by itself.
 
@@ -86,7 +86,7 @@ def set_compiler(compiler) -> None:
 def compiled(op: Op, what: str, backend: str):
     """``op``'s ``what`` for ``backend``, from the registered compiler."""
     if _compiler is None:
-        from . import _install_compiler  # the package's front door knows who compiles
+        from autodiff_cli import _install_compiler  # the package's front door knows who compiles
 
         _install_compiler()
         if _compiler is None:

@@ -21,9 +21,9 @@ as ``-(2)`` and parses back to the same graph.
 
 from __future__ import annotations
 
-from .graph import Graph
-from .ops import CONSTANTS, FUNCTIONS
-from .syntax import name_regex
+from autodiff_cli.core.graph import Graph
+from autodiff_cli.core.ops import CONSTANTS, FUNCTIONS
+from autodiff_cli.language.syntax import name_regex
 
 # Precedence levels (higher binds tighter).
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5

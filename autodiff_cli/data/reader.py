@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError, clip, escape_controls
+from autodiff_cli.errors import InputError, clip, escape_controls
 
 #: Rows per chunk by default: memory is bounded by this, not by the file.
 DEFAULT_CHUNK_ROWS = 100_000

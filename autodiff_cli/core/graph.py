@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .ops import OPS, Op
+from autodiff_cli.core.ops import OPS, Op
 
 _VAR = OPS["var"]
 

@@ -28,11 +28,11 @@ import unicodedata
 from array import array
 from contextvars import ContextVar
 
-from . import ops as _ops
-from .errors import InputError, caret_block, clip, line_col
-from .graph import Graph, ancestors, pruned
-from .ops import CONSTANTS, FUNCTIONS, OPS
-from .syntax import char_label
+from autodiff_cli.core import ops as _ops
+from autodiff_cli.core.graph import Graph, ancestors, pruned
+from autodiff_cli.core.ops import CONSTANTS, FUNCTIONS, OPS
+from autodiff_cli.errors import InputError, caret_block, clip, line_col
+from autodiff_cli.language.syntax import char_label
 
 _VAR = OPS["var"]
 _CONST = OPS["const"]
@@ -393,7 +393,7 @@ def lookalike_note(typed: str, near: str) -> str:
 def _syntax_error(exc, source: str, parser, functions=FUNCTIONS) -> InputError:
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
-    from .syntax import IGNORABLE, name_regex, show_invisible
+    from autodiff_cli.language.syntax import IGNORABLE, name_regex, show_invisible
 
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream
@@ -500,7 +500,7 @@ def _prepared(source: str, max_size: int = DEFAULT_MAX_SIZE) -> str:
 
 def _run(b: _Builder, source: str, functions):
     """The statements' values, built into ``b``: by the fast loop, else by Lark."""
-    from .syntax import Fallback, distrust_tables, fast_parser
+    from autodiff_cli.language.syntax import Fallback, distrust_tables, fast_parser
 
     fast = fast_parser(_BUILDER)  # None if Lark's internals are not as expected
     b.begin(source, functions)
@@ -557,7 +557,7 @@ def _lark_parse(source: str, builder: _Builder):
     InputError."""
     from lark.exceptions import UnexpectedInput
 
-    from .syntax import parser as get_parser
+    from autodiff_cli.language.syntax import parser as get_parser
 
     lark_parser = get_parser(_BUILDER)
     token = _CURRENT.set(builder)

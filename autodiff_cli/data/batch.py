@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .calculus.steps import Step, backward_steps
-from .dataset import DataFile
-from .engine import array_kinks, backward_array, evaluate, forward_array
-from .errors import EvalError, InputError, clip, escape_controls
-from .graph import Graph
-from .numeric import EPS, NotAnalytic, OutOfDomain, Settings, judge
+from autodiff_cli.calculus.engine import array_kinks, backward_array, evaluate, forward_array
+from autodiff_cli.calculus.steps import Step, backward_steps
+from autodiff_cli.check.numeric import EPS, NotAnalytic, OutOfDomain, Settings, judge
+from autodiff_cli.core.graph import Graph
+from autodiff_cli.data.reader import DataFile
+from autodiff_cli.errors import EvalError, InputError, clip, escape_controls
 
 REDUCES = ("sum", "mean")
 #: --per-example lists every row; it is meant for small files.
@@ -166,7 +166,7 @@ def _refuse_constant_columns(graph: Graph, data: DataFile) -> None:
     such a column could never reach the formula: refuse rather than silently use 2.718...
     A column the formula does not refer to may be named anything.
     """
-    from .ops import CONSTANTS
+    from autodiff_cli.core.ops import CONSTANTS
 
     named = [c for c in CONSTANTS if c in data.position]
     if not named:
@@ -360,7 +360,7 @@ def summed_value(setup: Setup, at: dict[str, float]) -> float:
 # ---------------------------------------------------------------- finite differences
 
 class _Point:
-    """What the estimators of numeric.py read of an evaluation."""
+    """What the estimators of check/numeric.py read of an evaluation."""
 
     def __init__(self, graph: Graph, value: float):
         self.graph = graph

@@ -1,0 +1,1 @@
+"""Finite differences and the cases of `adiff check` (spec files, JUnit)."""

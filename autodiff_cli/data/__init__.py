@@ -1,0 +1,1 @@
+"""Data files: reading them, and evaluating a formula over their rows."""
