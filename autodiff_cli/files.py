@@ -38,6 +38,35 @@ def _read_at_most(stream, limit: int) -> bytes:
     return b"".join(parts)
 
 
+def open_binary(path: str, shown: str | None = None):
+    """``open(path, "rb")``, with an ``InputError`` naming the path for every failure."""
+    shown = escape_controls(clip(path, 120)) if shown is None else shown
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"cannot read {shown}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"cannot read {shown}: it is a directory") from None
+    except PermissionError:
+        raise InputError(f"cannot read {shown}: permission denied") from None
+    except ValueError:  # e.g. a NUL byte in the path
+        raise InputError(f"cannot read {escape_controls(clip(repr(path), 120))}: not a valid "
+                         "path") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {shown}: {exc.strerror or exc}") from None
+
+
+def decode_utf8(data: bytes, where: str) -> str:
+    """``data`` as UTF-8 text, a byte order mark at the start dropped; an ``InputError``
+    naming ``where`` and the offending byte otherwise."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at "
+                         f"offset {exc.start})") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def read_limited(path: str, limit: int, what: str = "input", option: str = "--max-size") -> bytes:
     """The bytes of ``path`` ('-' for stdin), refusing more than ``limit`` bytes.
 
@@ -50,20 +79,11 @@ def read_limited(path: str, limit: int, what: str = "input", option: str = "--ma
         data = _read_at_most(stream, limit) if stream is not None \
             else sys.stdin.read(limit + 1).encode("utf-8")
     else:
-        try:
-            with open(path, "rb") as fh:
+        with open_binary(path, shown) as fh:
+            try:
                 data = _read_at_most(fh, limit)
-        except FileNotFoundError:
-            raise InputError(f"cannot read {shown}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"cannot read {shown}: it is a directory") from None
-        except PermissionError:
-            raise InputError(f"cannot read {shown}: permission denied") from None
-        except ValueError:  # e.g. a NUL byte in the path
-            raise InputError(f"cannot read {escape_controls(clip(repr(path), 120))}: not a valid "
-                             "path") from None
-        except OSError as exc:
-            raise InputError(f"cannot read {shown}: {exc.strerror or exc}") from None
+            except OSError as exc:
+                raise InputError(f"cannot read {shown}: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise InputError(f"{what} {shown} is larger than {_human(limit)}, the limit",
                          hint=f"raise it with {option} if this is intended")

@@ -32,8 +32,8 @@ with atheris.instrument_imports() if atheris else contextlib.nullcontext():
     import lark  # noqa: F401  (instrumented too: the lexer and LALR loop are the parser)
 
     from autodiff_cli.calculus.engine import evaluate
-    from autodiff_cli.cli.problem import read_bytes as _read_bytes
     from autodiff_cli.errors import EvalError, InputError
+    from autodiff_cli.files import decode_utf8 as _read_bytes
     from autodiff_cli.language.parser import parse
     from autodiff_cli.language.printer import node_text, to_source
 

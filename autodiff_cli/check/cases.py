@@ -644,7 +644,7 @@ def _formula_file(base: Path, given: str, max_size: int | None, allow_any_path: 
     (symbolic links followed) outside the spec's directory is refused unless
     --allow-any-path. Read up to --max-size bytes (``/dev/zero`` stops there).
     """
-    from autodiff_cli.files import read_limited
+    from autodiff_cli.files import decode_utf8, read_limited
     from autodiff_cli.language.parser import DEFAULT_MAX_SIZE
 
     shown = clip(given, 120)
@@ -658,12 +658,7 @@ def _formula_file(base: Path, given: str, max_size: int | None, allow_any_path: 
                               "to read this one")
     limit = max_size or DEFAULT_MAX_SIZE
     data = read_limited(str(target), limit, "formula file", "--max-size")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"file = {escape_controls(shown)!r} is not valid UTF-8 (byte "
-                         f"0x{data[exc.start]:02x} at offset {exc.start})") from None
-    return text[1:] if text.startswith("\ufeff") else text
+    return decode_utf8(data, f"file = {escape_controls(shown)!r}")
 
 
 def _unknown(table: dict, allowed: set, where: str) -> None:

@@ -13,17 +13,7 @@ import click
 
 from autodiff_cli.cli.messages import warn
 from autodiff_cli.errors import InputError, clip, escape_controls
-
-
-def read_bytes(data: bytes, where: str) -> str:
-    """The text of a formula read as bytes: UTF-8 (an input error naming ``where`` and the
-    offending byte otherwise), a byte order mark at the start dropped."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{where} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at "
-                         f"offset {exc.start})") from None
-    return text[1:] if text.startswith("\ufeff") else text
+from autodiff_cli.files import decode_utf8
 
 
 def _read_source(path: str, max_size: int) -> str:
@@ -47,7 +37,7 @@ def _read_source(path: str, max_size: int) -> str:
         if path != "-" and shown != clipped and clipped in exc.message:
             raise InputError(exc.message.replace(clipped, shown, 1), hint=exc.hint) from None
         raise
-    return read_bytes(data, shown)
+    return decode_utf8(data, shown)
 
 
 def read_formula(expr: str | None, file: str | None, max_size: int | None = None) -> str:

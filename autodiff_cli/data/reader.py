@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autodiff_cli.errors import InputError, clip, escape_controls
+from autodiff_cli.files import open_binary
 
 #: Rows per chunk by default: memory is bounded by this, not by the file.
 DEFAULT_CHUNK_ROWS = 100_000
@@ -102,18 +103,7 @@ class DataFile:
         if self.path == "-":
             stream = sys.stdin
             return getattr(stream, "buffer", None) or io.BytesIO(stream.read().encode("utf-8"))
-        try:
-            fh = open(self.path, "rb")
-        except FileNotFoundError:
-            raise InputError(f"cannot read {self.shown}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"cannot read {self.shown}: it is a directory") from None
-        except PermissionError:
-            raise InputError(f"cannot read {self.shown}: permission denied") from None
-        except ValueError:  # e.g. a NUL byte in the path
-            raise InputError(f"cannot read {clip(repr(self.path), 120)}: not a valid path") from None
-        except OSError as exc:
-            raise InputError(f"cannot read {self.shown}: {exc.strerror or exc}") from None
+        fh = open_binary(self.path, self.shown)
         try:
             self.size = os.fstat(fh.fileno()).st_size
         except OSError:
