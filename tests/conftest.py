@@ -23,7 +23,6 @@ settings.load_profile("ci")
 #: A test that needs one skips, with this reason, when it is missing (README, Development).
 EXTERNAL_PROGRAMS = {
     "dot": "Graphviz's dot, which draws `adiff graph -o` pictures (.svg, .png, .pdf)",
-    "cc": "a C compiler, which compiles the C code adiff generates",
 }
 #: ``-o`` suffixes that are drawn by Graphviz's dot.
 PICTURE_SUFFIXES = (".svg", ".png", ".pdf")

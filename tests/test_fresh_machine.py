@@ -1,7 +1,7 @@
 """A fresh machine has only what the README's commands install: tests that need more skip.
 
 The README's test command (`pip install '.[test]' && pytest`) must pass on a machine without
-Graphviz or a C compiler. These tests run the test files that use such programs with the
+Graphviz. These tests run the test files that use such programs with the
 programs hidden from PATH, and check that the README's Development section names each one.
 """
 
