@@ -97,3 +97,25 @@ def test_finding_the_hint_is_not_quadratic():
         parse(source)
     assert time.process_time() - start < 10
     assert info.value.message == "syntax error at line 2, column 2: unexpected '2'"
+
+
+@pytest.mark.parametrize("args", [
+    ("grad", "thet\u0430 + 1", "--at", "thet\u0430=1", "--wrt", "theta"),
+    ("check", "thet\u0430 + 1", "--at", "thet\u0430=1", "--wrt", "theta"),
+])
+def test_a_wrt_hint_explains_a_look_alike_name(run, args):
+    result = run(*args)
+    assert result.code == 2
+    assert result.stderr == ("Error: --wrt theta: the formula has no input 'theta'\n"
+                             "did you mean thet\u0430? ('a' in theta is U+0061 LATIN SMALL LETTER A, "
+                             "not '\u0430')\n")
+
+
+def test_range_and_expect_hints_explain_a_look_alike_name(run):
+    hint = "did you mean thet\u0430? ('a' in theta is U+0061 LATIN SMALL LETTER A, not '\u0430')\n"
+    result = run("check", "thet\u0430 + 1", "--samples", "3", "--range", "theta=0:1")
+    assert result.code == 2
+    assert result.stderr == "Error: --range theta: the formula has no input 'theta'\n" + hint
+    result = run("check", "thet\u0430 + 1", "--at", "thet\u0430=1", "--expect", "theta=1")
+    assert result.code == 2
+    assert result.stderr == "Error: --expect theta: the formula has no input 'theta'\n" + hint

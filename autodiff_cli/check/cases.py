@@ -366,7 +366,7 @@ def prepare(case: Case, warn=None, graph=None):
 
     Returns (graph, names, expect graphs). ``warn`` receives the parser's warnings.
     """
-    from autodiff_cli.language.parser import parse, suggest
+    from autodiff_cli.language.parser import did_you_mean, parse
 
     kwargs = {"max_size": case.max_size} if case.max_size else {}
     if graph is None:
@@ -379,25 +379,22 @@ def prepare(case: Case, warn=None, graph=None):
     names = list(variables) if case.wrt is None else case.wrt
     for name in names:
         if name not in variables:
-            near = suggest(name, variables)
             raise InputError(f"--wrt {name}: the formula has no input {name!r}",
-                             hint=f"did you mean {near}?" if near else
+                             hint=did_you_mean(name, variables) or
                              f"its inputs are: {', '.join(list(variables)[:20]) or 'none'}")
     fixed = set().union(*(p.keys() for p in case.points))
     for name in case.ranges:
         if name not in variables:
-            near = suggest(name, variables)
             raise InputError(f"--range {name}: the formula has no input {name!r}",
-                             hint=f"did you mean {near}?" if near else None)
+                             hint=did_you_mean(name, variables))
         if name in fixed:
             raise InputError(f"--range {name}: {name} is fixed by --at; it cannot also be sampled")
     expect = {}
     bound = set(variables) | fixed
     for name, source in case.expect.items():
         if name not in variables:
-            near = suggest(name, variables)
             raise InputError(f"--expect {name}: the formula has no input {name!r}",
-                             hint=f"did you mean {near}?" if near else None)
+                             hint=did_you_mean(name, variables))
         if name not in names:
             raise InputError(f"--expect {name}: {name} is not checked (--wrt {','.join(names)})",
                              hint="add it to --wrt, or drop the expectation")

@@ -110,12 +110,11 @@ class Problem:
             raise InputError("--wrt needs input names, e.g. --wrt x,y")
         for name in names:
             if name not in variables:
-                from autodiff_cli.language.parser import suggest
+                from autodiff_cli.language.parser import did_you_mean
 
-                near = suggest(name, variables)
                 shown = escape_controls(clip(name, 80))
                 raise InputError(f"--wrt {shown}: the formula has no input '{shown}'",
-                                 hint=f"did you mean {near}?" if near else
+                                 hint=did_you_mean(name, variables) or
                                  f"its inputs are: {', '.join(list(variables)[:20]) or 'none'}")
         return list(dict.fromkeys(names))
 

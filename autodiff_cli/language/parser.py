@@ -390,6 +390,13 @@ def lookalike_note(typed: str, near: str) -> str:
     return ""
 
 
+def did_you_mean(name: str, candidates) -> str | None:
+    """"did you mean x?" for the nearest candidate (with the look-alike note when the two
+    print alike), or None when no candidate is near."""
+    near = suggest(name, candidates)
+    return f"did you mean {near}?{lookalike_note(name, near)}" if near else None
+
+
 def _syntax_error(exc, source: str, parser, functions=FUNCTIONS) -> InputError:
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
