@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 
 from autodiff_cli.errors import InputError, clip, escape_controls
 
@@ -110,6 +109,8 @@ def atomic_write(path: str, mode: str = "w", encoding: str | None = "utf-8"):
             yield fh
         return
     directory = os.path.dirname(target) or "."
+    import tempfile  # here, not at the top: every command reads a file, few write one
+
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp",
                                dir=directory)
     try:
