@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -350,7 +349,7 @@ def test_check_data_catches_a_wrong_array_rule(chdir_root, monkeypatch):
     # A wrong local derivative for sigmoid, planted as a formula (so in every backend's
     # form, the NumPy one --data uses included), must make check --data fail, and grad warn.
     sigmoid = OPS["sigmoid"]
-    wrong = replace(sigmoid, d=("1.1*out*(1 - out)",))
+    wrong = sigmoid.replace(d=("1.1*out*(1 - out)",))
     monkeypatch.setitem(FUNCTIONS["sigmoid"], 1, wrong)
     r = invoke("check", LOSS, "--data", SAMPLE, "--at", AT, "--format", "json")
     assert r.code == 1, r

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import operator
 import subprocess
@@ -177,15 +176,18 @@ def test_internal_primitives_are_not_user_functions():
 
 
 def test_a_planted_formula_replaces_the_compiled_rule():
-    """dataclasses.replace(op, d=(...)) is how tests plant a wrong rule: the new row is
+    """op.replace(d=(...)) is how tests plant a wrong rule: the new row is
     compiled afresh, for every backend; the table's own row is untouched."""
-    bad = dataclasses.replace(OPS["sin"], d=("2 + 0*a",))
+    bad = OPS["sin"].replace(d=("2 + 0*a",))
     assert bad.local(0.5, bad.value(0.5)) == (2.0,)
     assert bad.value is math.sin
     assert OPS["sin"].local(0.5, math.sin(0.5)) == (math.cos(0.5),)
     assert bad.array_local(np, np.array([0.5]), np.array([math.sin(0.5)]))[0][0] == 2.0
     with pytest.raises(TypeError):  # the compiled forms are not fields: nothing to plant
-        dataclasses.replace(OPS["sin"], local=lambda a, out: (2.0,))
+        OPS["sin"].replace(local=lambda a, out: (2.0,))
+    with pytest.raises(AttributeError):  # a row is read-only
+        OPS["sin"].d = ("2 + 0*a",)
+    assert OPS["sin"].d == ("cos(a)",) and bad.d == ("2 + 0*a",) and bad.name == "sin"
 
 
 def test_the_complex_step_is_off_by_itself_for_an_op_over_a_non_analytic_primitive():

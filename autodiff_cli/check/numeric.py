@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
 
 from autodiff_cli.calculus.backends import _logsumexp
 from autodiff_cli.core.graph import Graph
@@ -508,16 +507,35 @@ def _straddles(v, v0, args, args0, loc) -> bool:
 
 # ---------------------------------------------------------------- estimates
 
-@dataclass
-class Numeric:
-    """One finite-difference estimate."""
+class _Record:
+    """A plain record class: fields given by ``__init__``, compared and shown field by
+    field. (Not dataclasses: creating them, and importing ``dataclasses``, costs every
+    start-up ~1.5 ms, and every ``grad`` imports this module.)"""
 
-    value: float | None  # None: no estimate could be made
-    step: float
-    method: str  # the method actually used
-    error: float | None = None  # the estimate's own error estimate, when known
-    note: str = ""
-    kink: int | None = None  # a kink the step could not avoid
+    FIELDS: tuple[str, ...] = ()
+
+    def __eq__(self, other):
+        return type(other) is type(self) and all(
+            getattr(self, f) == getattr(other, f) for f in self.FIELDS)
+
+    __hash__ = None  # mutable, like the dataclasses these were
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(
+            f"{f}={getattr(self, f)!r}" for f in self.FIELDS) + ")"
+
+
+class Numeric(_Record):
+    """One finite-difference estimate: ``value`` (None: no estimate could be made), the
+    ``step`` and ``method`` actually used, the estimate's own ``error`` estimate when known,
+    a ``note``, and a ``kink`` the step could not avoid."""
+
+    FIELDS = ("value", "step", "method", "error", "note", "kink")
+
+    def __init__(self, value: float | None, step: float, method: str,
+                 error: float | None = None, note: str = "", kink: int | None = None):
+        self.value, self.step, self.method = value, step, method
+        self.error, self.note, self.kink = error, note, kink
 
 
 def _central(fn: NodeFunction, x: float, h: float) -> tuple[float, int | None]:
@@ -729,14 +747,14 @@ def compare(ad: float, fd: float, rtol: float = RTOL, atol: float = ATOL):
     return abs_error, rel_error, abs_error <= atol + rtol * abs(fd)
 
 
-@dataclass
-class Settings:
+class Settings(_Record):
     """How to check: the method, tolerances (None: the method's default) and step."""
 
-    method: str = "central"
-    rtol: float | None = None
-    atol: float | None = None
-    step: float | None = None
+    FIELDS = ("method", "rtol", "atol", "step")
+
+    def __init__(self, method: str = "central", rtol: float | None = None,
+                 atol: float | None = None, step: float | None = None):
+        self.method, self.rtol, self.atol, self.step = method, rtol, atol, step
 
     def tolerances(self, method: str | None = None) -> tuple[float, float]:
         """(rtol, atol): the given ones, else the defaults of ``method`` (the one used)."""
@@ -745,31 +763,30 @@ class Settings:
                 datol if self.atol is None else self.atol)
 
 
-@dataclass
-class Estimate:
-    """A reverse-mode derivative next to its numeric estimate, and the verdict."""
+class Estimate(_Record):
+    """A reverse-mode derivative next to its numeric estimate, and the verdict.
 
-    name: str
-    ad: float
-    fd: float | None  # None when no difference could be evaluated
-    step: float
-    method: str  # the method whose estimate decided
-    abs_error: float | None
-    rel_error: float | None
-    ok: bool | None  # None: neither agreement nor mismatch (see status)
-    note: str = ""
-    # ok, mismatch, kink, inconclusive or unavailable
-    status: str = ""
-    tolerance: float | None = None  # atol + rtol·|fd|
-    error: float | None = None  # the estimate's own error estimate, when known
-    node: int | None = None
-    rtol: float = RTOL
-    atol: float = ATOL
-    attempts: list = field(default_factory=list)  # (method, estimate) tried before
+    ``fd`` is None when no difference could be evaluated; ``method`` is the method whose
+    estimate decided; ``ok`` None means neither agreement nor mismatch (see ``status``:
+    ok, mismatch, kink, inconclusive or unavailable); ``tolerance`` is atol + rtol·|fd|;
+    ``error`` the estimate's own error estimate, when known; ``attempts`` the (method,
+    estimate) pairs tried before.
+    """
 
-    def __post_init__(self):
-        if not self.status:
-            self.status = {True: "ok", False: "mismatch"}.get(self.ok, "unavailable")
+    FIELDS = ("name", "ad", "fd", "step", "method", "abs_error", "rel_error", "ok", "note",
+              "status", "tolerance", "error", "node", "rtol", "atol", "attempts")
+
+    def __init__(self, name: str, ad: float, fd: float | None, step: float, method: str,
+                 abs_error: float | None, rel_error: float | None, ok: bool | None,
+                 note: str = "", status: str = "", tolerance: float | None = None,
+                 error: float | None = None, node: int | None = None, rtol: float = RTOL,
+                 atol: float = ATOL, attempts: list | None = None):
+        self.name, self.ad, self.fd, self.step, self.method = name, ad, fd, step, method
+        self.abs_error, self.rel_error, self.ok, self.note = abs_error, rel_error, ok, note
+        self.status = status or {True: "ok", False: "mismatch"}.get(ok, "unavailable")
+        self.tolerance, self.error, self.node = tolerance, error, node
+        self.rtol, self.atol = rtol, atol
+        self.attempts = [] if attempts is None else attempts
 
 
 def judge(name: str, ad: float, fn: NodeFunction, settings: Settings, *,

@@ -41,7 +41,6 @@ n/(x·y) rounded once) -- and stable primitives (``sech``, ``sigmoid``, ``exp_ne
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 
 class Rule:
@@ -108,27 +107,56 @@ COMPILED = {
 }
 
 
-@dataclass(frozen=True, eq=False)
 class Op:
-    name: str
-    arity: int | None  # None: variadic, at least ``min_arity`` inputs
-    # The value: a primitive's name, or a formula in the inputs a, b, ... (None for leaves).
-    formula: str | None = None
-    # The local derivative d out / d input, one formula per input, in the inputs and
-    # ``out``; or a hand-written rule (``rule("pow")``).
-    d: tuple[str, ...] | Rule = ()
-    domain: str | None = None  # the domain in words, for error messages
-    symbol: str = ""  # how tables, DOT and the printer show it
-    kind: str = "function"  # "leaf", "infix", "prefix" or "function"
-    # For non-differentiable points: a Python expression in the inputs, true at the kink
-    # (for floats and arrays: ``(a == 0.0) & (b == 0.0)``), or a rule.
-    kink_at: str | Rule | None = None
-    convention: str = ""  # the derivative the engine uses at the kink
-    min_arity: int = 1
-    # A formula in the inputs a, b that computes the same value from primitive
-    # ops; ops with one are "fused" nodes that --expand can rewrite.
-    expand: str | None = None
-    aliases: tuple[str, ...] = field(default=())
+    """One row of the table (read-only). Fields, in order:
+
+    - ``name``, ``arity`` (None: variadic, at least ``min_arity`` inputs);
+    - ``formula``: the value, a primitive's name or a formula in the inputs a, b, ...
+      (None for leaves);
+    - ``d``: the local derivative d out / d input, one formula per input, in the inputs
+      and ``out``; or a hand-written rule (``rule("pow")``);
+    - ``domain``: the domain in words, for error messages; ``symbol``: how tables, DOT
+      and the printer show it; ``kind``: "leaf", "infix", "prefix" or "function";
+    - ``kink_at``: for non-differentiable points, a Python expression in the inputs that
+      is true at the kink (for floats and arrays: ``(a == 0.0) & (b == 0.0)``), or a rule;
+      ``convention``: the derivative the engine uses at the kink;
+    - ``min_arity``; ``expand``: a formula in the inputs a, b computing the same value from
+      primitive ops (ops with one are "fused" nodes that --expand can rewrite);
+      ``aliases``: the names a formula may call it by.
+
+    A plain class rather than a frozen dataclass: the table is built at every start-up
+    and creating a dataclass (with the ``dataclasses`` module itself) costs ~2 ms there.
+    Ops compare by identity; ``op.replace(d=...)`` gives a changed copy (how tests plant
+    a wrong rule).
+    """
+
+    FIELDS = ("name", "arity", "formula", "d", "domain", "symbol", "kind", "kink_at",
+              "convention", "min_arity", "expand", "aliases")
+
+    def __init__(self, name: str, arity: int | None, formula: str | None = None,
+                 d: tuple[str, ...] | Rule = (), domain: str | None = None, symbol: str = "",
+                 kind: str = "function", kink_at: str | Rule | None = None,
+                 convention: str = "", min_arity: int = 1, expand: str | None = None,
+                 aliases: tuple[str, ...] = ()):
+        self.__dict__.update(name=name, arity=arity, formula=formula, d=d, domain=domain,
+                             symbol=symbol, kind=kind, kink_at=kink_at, convention=convention,
+                             min_arity=min_arity, expand=expand, aliases=aliases)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"cannot assign to field {name!r}: an op is read-only")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"cannot delete field {name!r}: an op is read-only")
+
+    def replace(self, **changes) -> Op:
+        """A new op with these fields changed (compiled forms are not carried over)."""
+        unknown = set(changes) - set(self.FIELDS)
+        if unknown:
+            raise TypeError(f"Op has no field {sorted(unknown)[0]!r}")
+        return Op(**{f: changes.get(f, self.__dict__[f]) for f in self.FIELDS})
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}, {self.arity!r}, {self.formula!r}, d={self.d!r})"
 
     def __getattr__(self, name):
         # Only for attributes not found otherwise: the compiled ones, compiled on first
