@@ -19,6 +19,7 @@ an op is one row plus its points) and holds each backend to the math one:
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ from autodiff_cli.calculus.backends import Dual, Expr
 from autodiff_cli.calculus.engine import evaluate
 from autodiff_cli.core.ops import OPS
 
-from .test_precision import POINTS
+from .test_precision import KINDS, POINTS
 
 OPERATIONS = [name for name, op in OPS.items() if op.kind != "leaf"]
 #: Ops whose value uses a primitive with no analytic version: no complex step through them.
@@ -168,3 +169,48 @@ def test_forward_mode_through_a_formula_chains_the_primitives():
     local = rules.compiled(OPS["sin"], "local", "tangent")
     (d,) = local(Dual(0.5, 1.0), rules.tangent(OPS["sin"])(Dual(0.5, 1.0)))
     assert d.re == math.cos(0.5) and d.du == -math.sin(0.5)
+
+
+#: Where forward mode (each primitive lifted on its own) cannot match the op's own rule:
+#: logb's d/db at a subnormal base goes through log'(b) = 1/b, which overflows, while the
+#: op's rule (-out/(b·log b), rounded once) is finite. Listed, and held to still differ, so
+#: a fix shows up here.
+TANGENT_GAPS = {("logb", (1.0000000001, 1e-320), 1)}
+
+
+def _every_point(name):
+    for kind in KINDS:
+        for p in POINTS[name].get(kind, []):
+            yield kind, tuple(float(a) for a in p) if isinstance(p, tuple) else (float(p),)
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_forward_mode_agrees_with_the_rule_at_every_precision_point(name):
+    """The tangent backend against the op's local rule (which tests/test_precision.py holds
+    to mpmath) at the tail, near-zero and domain-edge points too, not only ordinary ones."""
+    op = OPS[name]
+    f = rules.tangent(op)
+    checked = 0
+    for kind, args in _every_point(name):
+        try:
+            v = op.value(*args)
+            local = op.local(*args, v)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            continue  # outside the domain: nothing to compare
+        if not math.isfinite(v):
+            continue
+        for k in range(len(args)):
+            out = f(*[Dual(a, 1.0 if j == k else 0.0) for j, a in enumerate(args)])
+            want, got = local[k], out.du
+            where = f"{name}{args} ({kind}) d/d{k}: tangent {got!r}, rule {want!r}"
+            if (name, args, k) in TANGENT_GAPS:
+                assert not math.isfinite(got) and math.isfinite(want), where
+                continue
+            if not math.isfinite(want):
+                assert not math.isfinite(got), where
+            elif abs(want) < sys.float_info.min:  # subnormal: a few units of the last place
+                assert abs(got - want) <= 4 * 5e-324, where
+            else:
+                assert got == want or abs(got - want) <= 1e-13 * abs(want), where
+            checked += 1
+    assert checked, f"{name}: no point checked"
