@@ -161,3 +161,21 @@ def emit(kind: str, doc: dict, fmt: str, **options) -> None:
 
     module = importlib.import_module(f"{__name__}.{kind}")
     getattr(module, fmt)(doc, **options)
+
+
+#: How a comparison's status shows in tables (text, Rich style): one table for grad's
+#: finite-difference column and for every table of check.
+STATUS_MARKS = {
+    "ok": ("✓ agree", "green"),
+    "mismatch": ("✗ DISAGREE", "bold red"),
+    "expect-mismatch": ("✗ EXPECT", "bold red"),
+    "kink": ("~ kink", "yellow"),
+    "inconclusive": ("? inconclusive", "yellow"),
+    "unavailable": ("? n/a", "yellow"),
+}
+
+
+def mark(status: str) -> tuple[str, str]:
+    """(text, style) of a comparison's status; an unknown status shows as itself."""
+    text, style = STATUS_MARKS.get(status) or (safe(status), "yellow")
+    return sym(text), style

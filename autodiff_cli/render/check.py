@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from autodiff_cli.render import format_number, message, safe, sym
+from autodiff_cli.render import format_number, mark, message, safe, sym
 
 #: Rows of the check table shown by default; failing rows come first.
 TABLE_ROWS = 40
@@ -20,14 +20,6 @@ _NOTES = 5
 #: point and a failing run only its failing rows.
 SUMMARY_ROWS = 12
 
-_MARKS = {
-    "ok": ("✓ agree", "green"),
-    "mismatch": ("✗ DISAGREE", "bold red"),
-    "expect-mismatch": ("✗ EXPECT", "bold red"),
-    "kink": ("~ kink", "yellow"),
-    "inconclusive": ("? inconclusive", "yellow"),
-    "unavailable": ("? n/a", "yellow"),
-}
 _ORDER = ("mismatch", "expect-mismatch", "inconclusive", "unavailable", "kink", "ok")
 
 def rows(doc: dict) -> list[dict]:
@@ -171,11 +163,6 @@ def _where(doc, row) -> str:
     return f"{safe(row['case'])}: {where}" if "suite" in doc else where
 
 
-def _mark(status: str) -> tuple[str, str]:
-    label, style = _MARKS[status]
-    return sym(label), style
-
-
 def _check_grid(doc: dict, shown: list[dict], digits: int, title: str):
     from autodiff_cli.render.table import KEY, LIST, NUM, TEXT, Grid
 
@@ -205,7 +192,7 @@ def _check_grid(doc: dict, shown: list[dict], digits: int, title: str):
             "abs err": format_number(row["abs_error"], 2),
             "rel err": format_number(row["rel_error"], 2),
             "tolerance": format_number(row["tolerance"], 2),
-            "status": _mark(row["status"]),
+            "status": mark(row["status"]),
         }
         grid.row(*[cell[h] for h in headers])
     return grid
@@ -266,7 +253,7 @@ def _nodes(out, doc: dict, p: dict) -> None:
     for n in nodes[:TABLE_ROWS]:
         grid.row(n["id"], n["op"], safe(n["label"]), format_number(n["grad"], 10),
                  format_number(n["numeric"], 10), format_number(n["abs_error"], 2),
-                 _mark(n["status"]))
+                 mark(n["status"]))
     grid.print(out)
     if len(nodes) > TABLE_ROWS:
         note(out, f"{len(nodes) - TABLE_ROWS:,} more nodes not shown")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from autodiff_cli.render import format_number, message, safe, sym
+from autodiff_cli.render import format_number, mark, message, safe, sym
 
 #: Rows of the examples table shown (the first and the last ones).
 EXAMPLE_ROWS = 60
@@ -33,21 +33,6 @@ def plain(doc: dict, **_options) -> None:
     for ex in doc.get("examples", ()):
         lines.append(_line("example", str(ex["row"]), ex["value"], *ex["gradient"].values()))
     sys.stdout.write("\n".join(lines) + "\n")
-
-
-_MARKS = {
-    "ok": ("✓ agree", "green"),
-    "mismatch": ("✗ DISAGREE", "bold red"),
-    "kink": ("~ kink", "yellow"),
-    "unavailable": ("? n/a", "yellow"),
-    "inconclusive": ("? inconclusive", "yellow"),
-}
-
-
-def mark(status: str) -> tuple[str, str]:
-    """(text, style) of a comparison's status."""
-    text, style = _MARKS.get(status) or (safe(status), "yellow")
-    return sym(text), style
 
 
 # ---------------------------------------------------------------- data mode
