@@ -23,6 +23,7 @@ settings.load_profile("ci")
 #: A test that needs one skips, with this reason, when it is missing (README, Development).
 EXTERNAL_PROGRAMS = {
     "dot": "Graphviz's dot, which draws `adiff graph -o` pictures (.svg, .png, .pdf)",
+    "cc": "a C compiler, which compiles the functions `adiff diff --format c` writes",
 }
 #: ``-o`` suffixes that are drawn by Graphviz's dot.
 PICTURE_SUFFIXES = (".svg", ".png", ".pdf")

@@ -48,7 +48,7 @@ def _precedence(graph: Graph, i: int) -> int:
     return infix[0] if infix else _ATOM
 
 
-def _emit(graph: Graph, root: int, ref) -> str:
+def emit(graph: Graph, root: int, ref) -> str:
     """Text of node ``root``; ``ref(j)`` names input ``j`` (an atom) or returns None to inline it."""
     ops, inputs, labels = graph.ops, graph.inputs, graph.labels
     out: list[str] = []
@@ -112,7 +112,7 @@ def node_text(graph: Graph, i: int) -> str:
         # A constant is inlined so that "-1" gets its parentheses where needed.
         return labels[j] if ops[j].name == "var" else None
 
-    return _emit(graph, i, ref)
+    return emit(graph, i, ref)
 
 
 def _uses(graph: Graph) -> list[int]:
@@ -154,9 +154,9 @@ def to_source(graph: Graph, sep: str = "\n") -> str:
     # so a shared node's own statement prints its formula, not its name.
     lines = []
     for i in [*shared, output]:
-        text = _emit(graph, i, names.get)
+        text = emit(graph, i, names.get)
         lines.append(f"{names[i]} = {text}" if i in names else text)
     return sep.join(lines)
 
 
-__all__ = ["node_text", "to_source", "function_name"]
+__all__ = ["emit", "node_text", "to_source", "function_name"]
