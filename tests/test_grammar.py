@@ -56,10 +56,23 @@ def test_a_long_integer_literal_is_read_as_a_float():
     assert value(text) == float(text)
 
 
-@pytest.mark.parametrize("text", ["1_000", "1.2.3", "1e", "0x10", "1,5", "٣", "１", "1e+", ".e5"])
+@pytest.mark.parametrize("text", ["1_000", "1.2.3", "1e", "0x10", "٣", "１", "1e+", ".e5"])
 def test_malformed_numbers_are_input_errors(text):
     with pytest.raises(InputError):
         evaluate(parse(text), {})
+
+
+def test_a_decimal_comma_is_two_outputs_and_says_so():
+    # "1,5" was a syntax error; with several outputs it is the program's two outputs 1 and 5,
+    # so the parser warns that it is not the number 1.5 (and `adiff grad` refuses it, exit 2)
+    warnings: list[str] = []
+    graph = parse("x*1,5", warnings=warnings)
+    assert graph.output_names == ("x*1", "5") and len(graph.outputs) == 2
+    assert warnings == ["line 1: '1,5' is read as two outputs, 1 and 5 (for the number, write "
+                        "1.5: the decimal point is '.')"]
+    spaced: list[str] = []
+    parse("x, 5", warnings=spaced)
+    assert spaced == []
 
 
 def test_negative_literal_is_one_constant_node():
@@ -307,7 +320,7 @@ def test_operator_aliases_are_ops():
     aliases, _ = _grammar_rules()
     operators = {name for name, op in OPS.items() if op.kind in ("infix", "prefix")}
     assert operators <= aliases, operators - aliases
-    structural = {"number", "name", "call", "paren", "assign", "pos"}
+    structural = {"number", "name", "call", "paren", "assign", "pos", "outputs"}
     for alias in aliases - structural:
         assert alias in OPS, f"alias -> {alias} is neither structural nor an op"
 

@@ -45,7 +45,8 @@ def snapshot(graph) -> dict:
     """Everything a graph holds, as plain data (ops by name; their identity is checked apart)."""
     return {"ops": [op.name for op in graph.ops], "inputs": list(graph.inputs),
             "labels": list(graph.labels), "starts": list(graph.starts), "ends": list(graph.ends),
-            "consts": dict(graph.consts), "output": graph.output,
+            "consts": dict(graph.consts), "output": graph.output, "outputs": graph.outputs,
+            "output_names": graph.output_names,
             "variables": dict(graph.variables), "source": graph.source}
 
 
@@ -205,8 +206,15 @@ class Sentences:
             return f"{name}{self.blank()}={self.blank()}{self.expr()}"
         return self.expr()
 
+    def outputs(self) -> str:
+        """Several outputs: expressions separated by commas (``r, theta``)."""
+        exprs = [self.expr(2) for _ in range(self.rng.randint(2, 4))]
+        return ("," + self.blank()).join(exprs)
+
     def program(self) -> str:
         parts = [self.statement() for _ in range(self.rng.randint(1, 4))]
+        if self.rng.random() < 0.2:  # the last statement (now and then another: refused)
+            parts[-1 if self.rng.random() < 0.8 else 0] = self.outputs()
         text = parts[0]
         for part in parts[1:]:
             text += self.rng.choice([";", "\n", "\r\n", " ;\n", "\n# a comment\n", ";;"]) + part

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-AFTER_OPERAND = "expected: '*', '+', '-', '/', '^', end of input, end of statement"
+AFTER_OPERAND = "expected: '*', '+', ',', '-', '/', '^', end of input, end of statement"
 
 
 def stderr_of(run, formula):

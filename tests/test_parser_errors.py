@@ -12,7 +12,7 @@ from autodiff_cli import InputError, parse
 from autodiff_cli.errors import caret_block
 
 EXPECTED_START = "expected: '(', '+', '-', a name, a number"
-AFTER_OPERAND = "expected: '*', '+', '-', '/', '^', end of input, end of statement"
+AFTER_OPERAND = "expected: '*', '+', ',', '-', '/', '^', end of input, end of statement"
 
 
 def stderr_of(run, formula, *at):
@@ -64,7 +64,7 @@ SYNTAX = [
      "Error: syntax error at line 1, column 5: unexpected 'x'\n"
      "  sin x\n"
      "      ^\n"
-     "expected: '(', '*', '+', '-', '/', '=', '^', end of input, end of statement\n"
+     "expected: '(', '*', '+', ',', '-', '/', '=', '^', end of input, end of statement\n"
      "to call a function use parentheses: write sin(x)\n"),
     ("x $ y",
      "Error: syntax error at line 1, column 3: unexpected character '$'\n"
@@ -74,7 +74,7 @@ SYNTAX = [
      "Error: syntax error at line 1, column 4: unexpected ')'\n"
      "  a+b)\n"
      "     ^\n"
-     "expected: end of input, end of statement\n"
+     "expected: ',', end of input, end of statement\n"
      "this ')' has no matching '('\n"),
     ("x [1]",
      "Error: syntax error at line 1, column 3: unexpected character '['\n"

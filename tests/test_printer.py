@@ -18,7 +18,8 @@ def same_graph(g1, g2) -> None:
     """
     assert len(g1) == len(g2), (len(g1), len(g2))
     match, back = {}, {}
-    stack = [(g1.output, g2.output)]
+    assert len(g1.outputs) == len(g2.outputs), (g1.outputs, g2.outputs)
+    stack = list(zip(g1.outputs, g2.outputs))
     while stack:
         a, b = stack.pop()
         if a in match:

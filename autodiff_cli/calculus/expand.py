@@ -123,7 +123,7 @@ def expand(graph: Graph) -> Graph:
         else:
             new_id[i] = b.node(op, args, graph.labels[i], span)
     return pruned(graph.source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts,
-                  new_id[graph.output])
+                  new_id[graph.output], **graph.outputs_in(new_id))
 
 
 __all__ = ["expand", "is_fused", "fused_ops", "template"]

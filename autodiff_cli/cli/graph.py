@@ -2,8 +2,9 @@
 
 A tree in the terminal, Graphviz DOT, Mermaid or JSON (``documents.graph``,
 ``render.graph``); with ``--at`` every node carries its value and the gradient
-of the output. ``-o FILE`` writes a file (atomically), drawing .svg, .png and
-.pdf with Graphviz's dot.
+of the output (of each output, for a program with several: one backward pass per
+output). ``-o FILE`` writes a file (atomically), drawing .svg, .png and .pdf with
+Graphviz's dot.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import os
 import click
 
 from autodiff_cli.cli.messages import note, warn
-from autodiff_cli.cli.options import FormulaCommand, expand_option, formula_options
-from autodiff_cli.cli.problem import Problem, evaluate
+from autodiff_cli.cli.options import FormulaCommand, expand_option, formula_options, outputs_option
+from autodiff_cli.cli.problem import Problem, evaluate, warn_kinks
 from autodiff_cli.errors import InputError, escape_controls
 from autodiff_cli.render import emit
 
@@ -157,14 +158,17 @@ def _output_kind(output: str, fmt: str, explicit: bool) -> tuple[str, str]:
 @click.option("--depth", type=click.IntRange(1), metavar="N",
               help="Tree levels shown below the output; deeper ones are folded "
                    "(default: as many as fit the width, 20 at 120 columns).")
+@outputs_option()
 @click.pass_context
-def graph(ctx, expr, file, at, fmt, max_size, output, dot_timeout, expand, depth):
+def graph(ctx, expr, file, at, fmt, max_size, output, dot_timeout, expand, depth, outputs):
     """The computational graph of EXPR: nodes are ops, edges are values.
 
     With --at, every node carries its value and the gradient of the output
     (grad = ∂f/∂node), and every edge its local gradient (∂node/∂input).
     The tree starts at the output; a value used by several nodes has its
-    inputs shown once. DOT reads left to right, inputs to output.
+    inputs shown once. DOT reads left to right, inputs to output. A program
+    with several outputs (r, theta) is drawn with all of them: one tree per
+    output, each node with the gradient of each output.
 
     \b
       adiff graph "x*y + sin(x)"
@@ -180,9 +184,16 @@ def graph(ctx, expr, file, at, fmt, max_size, output, dot_timeout, expand, depth
         kind, what = _output_kind(output, fmt, explicit)
     from autodiff_cli.documents.graph import graph_document
 
-    problem = Problem(expr, file, at, max_size, expand=expand)
+    problem = Problem(expr, file, at, max_size, expand=expand, outputs="several", select=outputs)
     g = problem.graph
-    ev = evaluate(problem) if at else None
+    ev = None
+    if at and g.several:
+        from autodiff_cli.calculus.jacobian import jacobian
+
+        ev = jacobian(g, problem.at, mode="reverse", keep=True)
+        warn_kinks(g, ev)
+    elif at:
+        ev = evaluate(problem)
     doc = graph_document(g, ev, expand)
     if output is None:
         emit("graph", doc, fmt, depth=depth)

@@ -11,6 +11,12 @@ refers to the latest assignment before it (``x = x + 1`` reads the input
 ``x``), then to the constants ``pi`` and ``e``, and otherwise is an input
 variable.
 
+The program's outputs are its last statement: one expression or assignment,
+or several expressions separated by commas (``r, theta``), each named by its
+text as written; ``parse(..., outputs=["a", "b"])`` picks assigned names
+instead (``--outputs``). A comma list that is not the last statement is an
+error here (the grammar accepts it anywhere; see grammar/adiff.lark).
+
 Each parse has a builder of its own, so parsing is reentrant (a parse may run
 inside another, or in another thread). The parsers themselves are built once
 per process: the fast loop's table is bound to a builder once per builder
@@ -26,12 +32,13 @@ import math
 import re
 import unicodedata
 from array import array
+from collections.abc import Sequence
 from contextvars import ContextVar
 
 from autodiff_cli.core import ops as _ops
-from autodiff_cli.core.graph import Graph, ancestors, pruned
+from autodiff_cli.core.graph import Graph, ancestors, pruned, written
 from autodiff_cli.core.ops import CONSTANTS, FUNCTIONS, OPS
-from autodiff_cli.errors import InputError, caret_block, clip, line_col
+from autodiff_cli.errors import InputError, caret_block, clip, escape_controls, line_col
 from autodiff_cli.language.syntax import char_label
 
 _VAR = OPS["var"]
@@ -63,6 +70,17 @@ class Statement:
 
     def __init__(self, name, node, start, end):
         self.name, self.node, self.start, self.end = name, node, start, end
+
+
+class _Outputs:
+    """The value of a statement of several expressions (``r, theta``): their
+    ``(node, start, end)`` in order, and the statement's span."""
+
+    __slots__ = ("items", "start", "end")
+
+    def __init__(self, items):
+        self.items = items
+        self.start, self.end = items[0][1], items[-1][2]
 
 
 class _Builder:
@@ -202,6 +220,9 @@ class _Builder:
             self.labels[i] = name
         self.statements.append(Statement(name, i, tok.start_pos, end))
         return (i, tok.start_pos, end, name)
+
+    def outputs(self, c):
+        return _Outputs(c)
 
     def start(self, c):
         return c
@@ -377,6 +398,16 @@ def _superscript_hint(source: str, pos: int) -> str:
     return "superscripts are not powers here: write the exponent after ^, as in x^2"
 
 
+def _in_assignment(source: str, pos: int) -> bool:
+    """True when the statement around offset ``pos`` starts ``name =``."""
+    start = max(source.rfind(";", 0, pos), source.rfind("\n", 0, pos)) + 1
+    from autodiff_cli.language.syntax import name_regex
+
+    head = source[start:min(pos, start + 256)].lstrip(" \t\f\r")
+    m = name_regex().match(head)
+    return m is not None and head[m.end():].lstrip(" \t").startswith("=")
+
+
 def lookalike_note(typed: str, near: str) -> str:
     """For a "did you mean" that would print like what was typed (``ѕin`` with a Cyrillic
     ѕ, and ``sin``): which character differs. Empty when the two look different."""
@@ -431,7 +462,8 @@ def _syntax_error(exc, source: str, parser, functions=FUNCTIONS) -> InputError:
         elif ch in "[]{}":
             hint = "group with parentheses ( )"
         elif ch == ",":
-            hint = "commas separate function arguments; separate statements with ; or a newline"
+            hint = ("commas separate function arguments, and the outputs of the last statement "
+                    "(r, theta); separate statements with ; or a newline")
         return InputError(f"syntax error at line {line}, column {col}: {what}",
                           source=source, span=(pos, pos + 1), hint=hint)
     if isinstance(exc, UnexpectedToken):
@@ -458,6 +490,9 @@ def _syntax_error(exc, source: str, parser, functions=FUNCTIONS) -> InputError:
             lines.append("a newline ends a statement: end the line with \\ to continue it")
         if tok.type == "RPAR" and "RPAR" not in expected:
             lines.append("this ')' has no matching '('")
+        if tok.type == "COMMA" and "COMMA" not in expected and _in_assignment(source, pos):
+            lines.append("an assignment binds one name: assign each output on its own "
+                         "(r = ...; theta = ...), then list them as the last statement: r, theta")
         return InputError(f"syntax error at line {line}, column {col}: {what}",
                           source=source, span=(pos, pos + max(1, len(str(tok)) if not at_end else 1)),
                           hint="\n".join(lines) or None)
@@ -467,10 +502,15 @@ def _syntax_error(exc, source: str, parser, functions=FUNCTIONS) -> InputError:
 # ---------------------------------------------------------------- entry point
 
 def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | None = None,
-          functions: dict | None = None) -> Graph:
-    """Parse a formula or program into a graph of the nodes its value depends on.
+          functions: dict | None = None, outputs: Sequence[str] | None = None) -> Graph:
+    """Parse a formula or program into a graph of the nodes its outputs depend on.
 
-    Statements whose result the value does not use are dropped from the graph;
+    The outputs are the last statement's expressions (``graph.outputs``, named by their
+    text as written: ``graph.output_names``), or, with ``outputs``, the names the program
+    assigns, in that order (``--outputs a,b``; each once; InputError for a name it does not
+    assign, with the nearest one).
+
+    Statements whose result the outputs do not use are dropped from the graph;
     a message for each is appended to ``warnings`` when given. ``functions`` (name ->
     {arity: op}, ``None`` the variadic entry) is the table calls resolve in, instead of
     ``ops.FUNCTIONS`` (the op table's own formulas call internal primitives too).
@@ -485,7 +525,7 @@ def parse(source: str, *, max_size: int = DEFAULT_MAX_SIZE, warnings: list | Non
     except IndexError:
         b = _Builder()
     try:
-        return _finish(b, _run(b, source, functions), warnings)
+        return _finish(b, _run(b, source, functions), warnings, outputs)
     finally:
         b.begin("")  # drop references to the big lists
         if len(_POOL) < _POOL_SIZE:
@@ -532,31 +572,130 @@ def _run(b: _Builder, source: str, functions):
             gc.enable()
 
 
-def _finish(b: _Builder, results, warnings: list | None) -> Graph:
-    """The graph of the program's value from the builder's nodes and the statements'
-    values (``results``, as a parser returns them); warnings for unused statements."""
+def _finish(b: _Builder, results, warnings: list | None, picked=None) -> Graph:
+    """The graph of the program's outputs from the builder's nodes and the statements'
+    values (``results``, as a parser returns them); warnings for unused statements.
+    ``picked``: assigned names to take as the outputs instead (``--outputs``)."""
     source = b.source
     results = [r for r in results if r is not None]
     if not results:
         raise InputError("the formula has no statements (only comments or separators)")
+    for r in results[:-1]:
+        if type(r) is _Outputs:  # the grammar accepts a comma list as any statement
+            raise InputError(
+                "several outputs are allowed only in the last statement", source=source,
+                span=(r.start, r.end),
+                hint="the outputs of a program are its last statement: move this list to the "
+                     "end, or assign each one (r = ...) and list their names last (r, theta)")
+    last = results[-1]
     if warnings is not None:
         for r in results[:-1]:
             if len(r) == 3:  # an expression statement (assignments carry their name)
                 line, _ = line_col(source, r[1])
                 warnings.append(f"line {line}: the value of this statement is not used "
                                 "(the value of a program is its last statement)")
-    output = results[-1][0]
-    if len(results) == 1 and len(results[0]) == 3 and output == len(b.ops) - 1:
+    if picked is not None:
+        outputs, names = _picked(b, picked)
+        if warnings is not None and (type(last) is _Outputs or len(last) == 3):
+            line, _ = line_col(source, last.start if type(last) is _Outputs else last[1])
+            warnings.append(f"line {line}: the value of the last statement is not used "
+                            "(--outputs names the outputs)")
+    elif type(last) is _Outputs:
+        if warnings is not None:
+            glued = _decimal_comma(source, last)
+            if glued:
+                line, _ = line_col(source, last.start)
+                whole, fraction = glued
+                warnings.append(f"line {line}: '{whole},{fraction}' is read as two outputs, "
+                                f"{whole} and {fraction} (for the number, write "
+                                f"{whole}.{fraction}: the decimal point is '.')")
+        outputs = [item[0] for item in last.items]
+        names = [(item[1], item[2]) for item in last.items]
+        seen: dict[str, int] = {}
+        for k, (start, end) in enumerate(names):
+            text = written(source, start, end)
+            if text in seen:
+                raise InputError(f"the output {clip(text)!r} is listed twice", source=source,
+                                 span=(start, end),
+                                 hint="each output is listed once (its text names it in the "
+                                      "results)")
+            seen[text] = k
+    elif len(last) == 4:
+        outputs, names = [last[0]], [last[3]]
+    else:
+        outputs, names = [last[0]], [(last[1], last[2])]
+    output = outputs[0]
+    if (len(results) == 1 and len(outputs) == 1 and type(last) is not _Outputs
+            and len(last) == 3 and output == len(b.ops) - 1):
         # One expression: every node built is an input of a later one, up to the
         # last (the output), so there is nothing to prune.
-        return Graph(source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output)
-    keep = ancestors(b.inputs, [output])
+        return Graph(source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output,
+                     output_names=names)
+    keep = ancestors(b.inputs, outputs)
     if warnings is not None:
         for st in b.statements:
             if not keep[st.node]:
                 line, _ = line_col(source, st.start)
                 warnings.append(f"line {line}: {st.name!r} is assigned but its value is never used")
-    return pruned(source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output, keep)
+    return pruned(source, b.ops, b.inputs, b.labels, b.starts, b.ends, b.consts, output, keep,
+                  outputs=outputs, output_names=names)
+
+
+_DIGITS_BEFORE = re.compile(r"(?<![\w.])[0-9]+$")
+_DIGITS_AFTER = re.compile(r"[0-9]+(?![\w.])")
+
+
+def _decimal_comma(source: str, last: _Outputs) -> tuple[str, str] | None:
+    """('1', '5') when two outputs are glued digits around a comma (``x*1,5``): most likely
+    a number written with a decimal comma."""
+    items = last.items
+    for (_, _, end), (_, start, _) in zip(items, items[1:]):
+        if start == end + 1 and source[end] == ",":
+            before = _DIGITS_BEFORE.search(source, max(0, end - 40), end)
+            after = _DIGITS_AFTER.match(source, start, start + 40)
+            if before and after:
+                return before.group(), after.group()
+    return None
+
+
+def several_outputs_error(graph: Graph, command: str) -> InputError:
+    """The error of ``command`` ("adiff grad"), which needs one output, given ``graph`` with
+    several: their names, a caret under the list, and where to go instead."""
+    names = graph.output_names
+    shown = ", ".join(escape_controls(clip(n)) for n in names[:6]) + (
+        f" and {len(names) - 6:,} more" if len(names) > 6 else "")
+    first, last = graph.output_span(0), graph.output_span(len(names) - 1)
+    span = (first[0], last[1]) if first and last else None
+    return InputError(
+        f"the formula has {len(names):,} outputs ({shown}); {command} needs one",
+        source=graph.source if span else None, span=span,
+        hint="adiff jacobian gives the derivatives of every output (adiff graph draws them); "
+             "for one of them, end the program with that output alone")
+
+
+def _picked(b: _Builder, picked) -> tuple[list[int], list[str]]:
+    """The nodes and names of ``--outputs``: names the program assigns (its latest binding
+    of each), each once, in the order given."""
+    names = list(dict.fromkeys(picked))
+    if not names:
+        raise InputError("--outputs needs names the program assigns, e.g. --outputs r,theta")
+    env = b.env
+    nodes = []
+    for name in names:
+        i = env.get(name)
+        if i is None:
+            shown = escape_controls(clip(name, 80))
+            if name in b.vars:
+                raise InputError(f"--outputs {shown}: '{shown}' is an input of the formula, not "
+                                 "a name it assigns",
+                                 hint=f"assign it to make it an output (e.g. out = {shown})")
+            assigned = list(env)
+            raise InputError(f"--outputs {shown}: the program assigns no '{shown}'",
+                             hint=did_you_mean(name, assigned) or
+                             (f"it assigns: {', '.join(clip(a) for a in assigned[:20])}"
+                              if assigned else "it assigns no names (name = expression)"))
+        nodes.append(i)
+    return nodes, names
 
 
 def _lark_parse(source: str, builder: _Builder):
@@ -576,4 +715,4 @@ def _lark_parse(source: str, builder: _Builder):
         _CURRENT.reset(token)
 
 
-__all__ = ["parse", "suggest", "caret_block", "DEFAULT_MAX_SIZE"]
+__all__ = ["parse", "suggest", "caret_block", "several_outputs_error", "DEFAULT_MAX_SIZE"]

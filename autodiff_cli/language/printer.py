@@ -129,7 +129,14 @@ def to_source(graph: Graph, sep: str = "\n") -> str:
     Values used more than once (other than input variables, which are shared
     by name) are assigned first, in creation order, under their own name when
     they have a usable one, otherwise ``t1``, ``t2``, ...
+
+    Several outputs end the program as one statement, ``r, theta``; an output named
+    by an identifier the graph leaves free (``r``, not an input's name) is assigned
+    under that name, so the outputs keep their names; one named by its text
+    (``x*y``) is printed in place, and is then named by the printed text.
     """
+    if graph.several:
+        return _several_source(graph, sep)
     ops, labels, output = graph.ops, graph.labels, graph.output
     uses = _uses(graph)
     shared = [i for i in range(len(graph))
@@ -156,6 +163,60 @@ def to_source(graph: Graph, sep: str = "\n") -> str:
     for i in [*shared, output]:
         text = emit(graph, i, names.get)
         lines.append(f"{names[i]} = {text}" if i in names else text)
+    return sep.join(lines)
+
+
+def _several_source(graph: Graph, sep: str) -> str:
+    """``to_source`` of a graph with several outputs."""
+    ops, labels, outputs = graph.ops, graph.labels, graph.outputs
+    uses = _uses(graph)
+    for k in outputs:
+        uses[k] += 1  # the last statement uses each output once more
+    taken = set(graph.variables) | set(CONSTANTS) | set(FUNCTIONS)
+    names: dict[int, str] = {}
+    aliases: dict[int, list[str]] = {}  # node -> further names of it (a, b = a when both)
+    last: list[str | None] = []  # the name each output is written as on the last line
+    for k, name in zip(outputs, graph.output_names):
+        if ops[k].name == "var" and name == labels[k]:
+            last.append(name)
+        elif name_regex().fullmatch(name) and name not in taken:
+            taken.add(name)
+            if k in names:
+                aliases.setdefault(k, []).append(name)
+            else:
+                names[k] = name
+            last.append(name)
+        else:
+            last.append(None)  # printed in place, or by the name its statement gets
+    shared = [i for i in range(len(graph))
+              if uses[i] > 1 and ops[i].name != "var" and i not in names]
+    for i in shared:
+        label = labels[i]
+        if ops[i].name != "const" and name_regex().fullmatch(label) and label not in taken:
+            names[i] = label
+            taken.add(label)
+    counter = 0
+    for i in shared:
+        if i not in names:
+            counter += 1
+            while f"t{counter}" in taken:
+                counter += 1
+            names[i] = f"t{counter}"
+            taken.add(names[i])
+    # Formulas name an input by its own name, never by an output's name for it (u = x):
+    # that statement may come after them.
+    refs = {k: name for k, name in names.items() if ops[k].name != "var"}.get
+    lines = []
+    for i in sorted(k for k in names if ops[k].name == "var"):  # an input under another name
+        lines.append(f"{names[i]} = {labels[i]}")
+        lines.extend(f"{alias} = {names[i]}" for alias in aliases.get(i, ()))
+    for i in sorted(k for k in names if ops[k].name != "var"):
+        lines.append(f"{names[i]} = {emit(graph, i, refs)}")
+        lines.extend(f"{alias} = {names[i]}" for alias in aliases.get(i, ()))
+    items = [name if name is not None else
+             names.get(k) or (labels[k] if ops[k].name == "var" else emit(graph, k, refs))
+             for k, name in zip(outputs, last)]
+    lines.append(", ".join(items))
     return sep.join(lines)
 
 

@@ -585,6 +585,10 @@ CANARIES = (
      "start(assign(a sub(add(neg(- name(b)) mul(pos(+ name(c)) name(d))) div(name(e) pow(name(f) ^ "
      "neg(- pow(name(g) ** number(2.5e+3))))))) paren(( call(sin ( _ )) )) _ sub(call(k ( args(number(1) "
      "number(.5) number(7.)) )) div(name(θ1) call(f ( args(name(z)) )))) _)"),
+    # several outputs: the commas of the list beside those of a call's arguments
+    ("r = x; r, f(y, -z ^ 2), (z)\n",
+     "start(assign(r name(x)) outputs(name(r) call(f ( args(name(y) neg(- pow(name(z) ^ "
+     "number(2)))) )) paren(( name(z) ))) _)"),
 )
 
 

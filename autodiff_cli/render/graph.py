@@ -84,13 +84,28 @@ def _at_text(doc: dict, limit: int | None = None) -> str:
     return ", ".join(parts)
 
 
+def _output_ids(doc: dict) -> set[str]:
+    """The ids of every output node (documents before several outputs name one)."""
+    return {o["node"] for o in doc.get("outputs", ())} or {doc["output"]}
+
+
+def _several(doc: dict) -> bool:
+    return len(doc.get("outputs", ())) > 1
+
+
 def _caption(doc: dict, d: str = "∂") -> str:
     parts = [f"f = {_clip(doc['formula'], _CAPTION_SHOWN)}"]
     if "at" in doc:
         at = _at_text(doc, _CAPTION_SHOWN)
         parts.append(f"at {_clip(at, _CAPTION_SHOWN)}" if at else "")
-        parts.append(f"edge labels: local gradient {d}node/{d}input; grad = {d}f/{d}node")
+        grad = f"grad OUTPUT = {d}OUTPUT/{d}node" if _several(doc) else f"grad = {d}f/{d}node"
+        parts.append(f"edge labels: local gradient {d}node/{d}input; {grad}")
     return "\n".join(p for p in parts if p)
+
+
+#: Outputs whose gradient a DOT or Mermaid node label lists (then "...").
+_LABEL_GRADS = 4
+_NAME_SHOWN = 16
 
 
 def _label_lines(node: dict) -> list[str]:
@@ -106,7 +121,14 @@ def _label_lines(node: dict) -> list[str]:
         lines = [head, _clip(node["text"], _TEXT_SHOWN)]
     if "value" in node:
         lines.append(f"= {format_number(node['value'])}")
-        lines.append(f"grad {format_number(node['grad'])}")
+        if "grads" in node:  # several outputs: the gradient of each
+            grads = list(node["grads"].items())
+            for name, g in grads[:_LABEL_GRADS]:
+                lines.append(f"grad {_clip(name, _NAME_SHOWN)}: {format_number(g)}")
+            if len(grads) > _LABEL_GRADS:
+                lines.append(f"(and {len(grads) - _LABEL_GRADS:,} more outputs)")
+        else:
+            lines.append(f"grad {format_number(node['grad'])}")
     return lines
 
 
@@ -160,8 +182,8 @@ def _dot_label(lines: list[str]) -> str:
 
 
 def dot_lines(doc: dict):
-    """The DOT text, line by line (nodes then edges: inputs left, the output right)."""
-    output = doc["output"]
+    """The DOT text, line by line (nodes then edges: inputs left, the outputs right)."""
+    outputs = _output_ids(doc)
     yield "digraph adiff {"
     yield (f'  graph [rankdir=LR, labelloc=t, fontname="Helvetica", fontsize=11, '
            f'label={_dot_label(_caption(doc).splitlines())}];')
@@ -169,7 +191,7 @@ def dot_lines(doc: dict):
     yield '  edge [fontname="Helvetica", fontsize=9, color="#4b5563", fontcolor="#6d28d9"];'
     for node in doc["nodes"].items:
         role = "fused" if node.get("fused") else _role(node)
-        style = _DOT_OUTPUT if node["id"] == output else _DOT_STYLE[role]
+        style = _DOT_OUTPUT if node["id"] in outputs else _DOT_STYLE[role]
         attrs = [f"label={_dot_label(_label_lines(node))}", style]
         if node.get("fused"):
             attrs.append(f"tooltip={_dot_string('fused: ' + node['expand'] + ' (see --expand)')}")
@@ -209,7 +231,7 @@ def _mermaid_escape(text: str) -> str:
 
 
 def mermaid_lines(doc: dict):
-    output = doc["output"]
+    outputs = _output_ids(doc)
     for line in _caption(doc).splitlines():
         yield "%% " + line
     yield "flowchart LR"
@@ -219,7 +241,7 @@ def mermaid_lines(doc: dict):
         opening, closing = _MERMAID_SHAPE[role]
         text = "<br/>".join(_mermaid_escape(line) for line in _label_lines(node))
         yield f"  {node['id']}{opening}{text}{closing}"
-        classes.setdefault("output" if node["id"] == output else role, []).append(node["id"])
+        classes.setdefault("output" if node["id"] in outputs else role, []).append(node["id"])
     for edge in doc["edges"].items:
         label = f'|"{_mermaid_escape(format_number(edge["local"]))}"|' if "local" in edge else ""
         yield f"  {edge['from']} -->{label} {edge['to']}"
@@ -398,7 +420,7 @@ def tree(doc: dict, depth: int | None = None, file=None, **_options) -> None:
     if depth is None:
         depth = fit
     elif depth > fit:
-        needed = min(depth, heights[view.position(doc["output"])])
+        needed = min(depth, max(heights[view.position(o)] for o in _output_ids(doc)))
         if needed > fit and out.is_terminal:
             notes.append(f"--depth {depth} does not fit {out.width} columns: {fit} levels shown "
                          "(widen the terminal, or pipe the output)")
@@ -409,6 +431,9 @@ def tree(doc: dict, depth: int | None = None, file=None, **_options) -> None:
     heading.append("f = ", style="bold")
     heading.append(_clip(doc["formula"], 200, symbols["more"]))
     out.print(heading)
+    if _several(doc):
+        _trees(out, doc, view, heights, depth, symbols, notes)
+        return
     if "value" in doc:
         line = Text()
         line.append("value ", style="bold")
@@ -426,6 +451,69 @@ def tree(doc: dict, depth: int | None = None, file=None, **_options) -> None:
         d = symbols["d"]
         legend.insert(0, f"grad = {d}f/{d}node; local = {d}(node above)/{d}node, the local "
                          "gradient along that edge")
+    if folded:
+        legend.append(f"{folded:,} subtree{'s' if folded != 1 else ''} deeper than {depth} "
+                      "levels folded (--depth N shows more)")
+    for line in legend + notes:
+        out.print(Text(line, style="dim"))
+
+
+class _OutputView:
+    """A document's nodes as the tree of one output of several sees them: each node's
+    ``grad`` is the gradient of that output (``grads[name]``)."""
+
+    def __init__(self, view, name: str):
+        self._view, self._name = view, name
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def node(self, k: int) -> dict:
+        node = self._view.node(k)
+        grads = node.get("grads")
+        return node if grads is None else {**node, "grad": grads[self._name]}
+
+    def position(self, node_id: str) -> int:
+        return self._view.position(node_id)
+
+    def inputs(self, k: int):
+        return self._view.inputs(k)
+
+    def all_inputs(self):
+        return self._view.all_inputs()
+
+
+def _trees(out, doc: dict, view, heights, depth: int, symbols: dict, notes: list) -> None:
+    """The trees of a graph with several outputs: one per output, from that output down,
+    each node with that output's gradient; a shared value is expanded again in each tree."""
+    from rich.text import Text
+
+    outputs = doc["outputs"]
+    at = _at_text(doc, 400) if "value" in doc else ""
+    if at:
+        out.print(Text(f"at {_clip(at, 400, symbols['more'])}"))
+    limit = max(1_000, TREE_NODES // len(outputs))
+    folded = referenced = 0
+    for k, o in enumerate(outputs):
+        name = o["name"]
+        line = Text()
+        line.append(f"output {k + 1} of {len(outputs)}: ", style="bold")
+        line.append(_clip(name, 200, symbols["more"]), style="bold")
+        if "value" in doc:
+            line.append(" = ")
+            line.append(format_number(doc["value"][name], 10), style="bold green")
+        out.print(line)
+        root, f, r, _ = build_tree(_OutputView(view, name), o["node"], depth, symbols,
+                                   limit=limit, heights=heights)
+        out.print(root)
+        folded += f
+        referenced += r
+    legend = [f"{symbols['up']} marks a value used again in the same tree: its inputs are "
+              "shown where it first appears"] if referenced else []
+    if "value" in doc:
+        d = symbols["d"]
+        legend.insert(0, f"grad = {d}(the tree's output)/{d}node; local = {d}(node above)/"
+                         f"{d}node, the local gradient along that edge")
     if folded:
         legend.append(f"{folded:,} subtree{'s' if folded != 1 else ''} deeper than {depth} "
                       "levels folded (--depth N shows more)")
