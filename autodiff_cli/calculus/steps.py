@@ -1,4 +1,5 @@
-"""The backward pass, step by step: what ``trace`` narrates and the documents show.
+"""The backward pass, step by step: what ``trace`` narrates and the documents show
+(and a tangent pass's steps, for ``trace --mode forward``).
 
 The engine's backward pass visits the nodes from the output down and, for each
 input edge, adds upstream × local to the input's gradient:
@@ -61,4 +62,52 @@ def steps(ev) -> Iterator[Step]:
     return backward_steps(ev.graph, ev.local, ev.grads)
 
 
-__all__ = ["Step", "backward_steps", "steps"]
+class TangentStep(NamedTuple):
+    """One edge of a tangent pass (forward mode): ``contribution = local × tangent`` flows
+    into ``node`` from its input number ``position``, node ``input``; the node's tangent
+    is the sum of its contributions."""
+
+    node: int
+    position: int
+    input: int
+    local: float  # d node / d input
+    tangent: float  # the input's tangent, d input / d t
+    contribution: float  # local × tangent
+
+
+def fed(graph, seeded: Sequence[int]) -> bytearray:
+    """fed[i] is 1 when one of the nodes ``seeded`` is node i or feeds it: the nodes a
+    tangent pass seeding them computes (``calculus.forward.tangent_pass``); one loop up."""
+    inputs = graph.inputs
+    mark = bytearray(len(inputs))
+    for i in seeded:
+        mark[i] = 1
+    for i, ins in enumerate(inputs):
+        if ins and not mark[i]:
+            for j in ins:
+                if mark[j]:
+                    mark[i] = 1
+                    break
+    return mark
+
+
+def tangent_steps(graph, local: Sequence, tangents: Sequence[float],
+                  seeded: Sequence[int]) -> Iterator[TangentStep]:
+    """The steps of one tangent pass in its order (the nodes in creation order, each
+    node's inputs in order), from the local gradients ``local[i][k]`` and the pass's
+    ``tangents``: only edges from a node one of the ``seeded`` input nodes feeds -- the
+    others carry tangent 0 and the pass skips them -- so a node's contributions add up to
+    its tangent exactly as ``tangent_pass`` added them."""
+    mark = fed(graph, seeded)
+    inputs = graph.inputs
+    for i, ins in enumerate(inputs):
+        if not ins or not mark[i]:
+            continue
+        loc = local[i]
+        for k, j in enumerate(ins):
+            if mark[j]:
+                lg, t = loc[k], tangents[j]
+                yield TangentStep(i, k, j, lg, t, lg * t)
+
+
+__all__ = ["Step", "TangentStep", "backward_steps", "fed", "steps", "tangent_steps"]

@@ -75,3 +75,60 @@ def trace_document(graph, ev, expanded: bool = False) -> dict:
         doc["examples"] = list(example_entries(result))
     doc["gradient"] = {name: num(g) for name, g in result.gradient.items()}
     return doc
+
+
+# ---------------------------------------------------------------- forward mode
+
+def cost_entry(inputs: int) -> dict:
+    """The lecture's cost argument for the gradient over N inputs, in passes over the graph:
+    forward mode one tangent pass per input, reverse mode one backward pass, central
+    differences two evaluations per input."""
+    return {"inputs": inputs, "forward_mode": inputs, "reverse_mode": 1,
+            "central_differences": 2 * inputs}
+
+
+def _pass_entry(graph, fev, p: int, name: str | None) -> dict:
+    """Tangent pass ``p`` of ``fev``: its seed, its steps (local × tangent = contribution,
+    into each node a seeded input feeds), each such node's tangent, and the output's."""
+    from autodiff_cli.calculus.forward import tangent_pass
+    from autodiff_cli.calculus.steps import fed, tangent_steps
+
+    seed = fev.seeds[p]
+    variables = graph.variables
+    seeded = [variables[n] for n, v in seed.items() if v != 0.0]
+    tangents = tangent_pass(graph, fev.values, seed, fev.local)
+    ops, labels = graph.ops, graph.labels
+    steps = [{"node": f"n{s.node}", "op": ops[s.node].name, "from": f"n{s.input}",
+              "local": num(s.local), "tangent": num(s.tangent), "contribution": num(s.contribution)}
+             for s in tangent_steps(graph, fev.local, tangents, seeded)]
+    mark = fed(graph, seeded)
+    nodes = [{"node": f"n{i}", "op": ops[i].name, "label": labels[i], "tangent": num(tangents[i])}
+             for i in range(len(graph)) if mark[i] and graph.inputs[i]]
+    return {"wrt": name, "seed": {n: num(v) for n, v in seed.items()}, "steps": steps,
+            "tangents": nodes, "derivative": num(tangents[graph.output])}
+
+
+def forward_trace_document(graph, fev, wrt: list[str], direction: bool = False,
+                           expanded: bool = False) -> dict:
+    """``adiff trace --mode forward``: the forward values, then one tangent pass per input
+    of ``wrt`` (or, with ``direction``, the one pass of ``fev`` along --direction), each pass
+    computed again as it is written (memory: one pass at a time), and the cost argument."""
+    from autodiff_cli.language.printer import to_source
+
+    result = as_result(graph, fev)
+    doc = {"expression": graph.source, "formula": to_source(graph, "; "), "expanded": expanded,
+           "mode": "forward"}
+    doc["at"] = result.at
+    doc["value"] = num(fev.value)
+    doc["output"] = f"n{graph.output}"
+    doc["forward"] = Stream(_forward(graph, result))
+    names = [None] if direction else list(wrt)
+    doc["passes"] = Stream(_pass_entry(graph, fev, p, name) for p, name in enumerate(names))
+    if direction:
+        from autodiff_cli.documents.grad import directional_entry
+
+        doc["directional"] = directional_entry(fev.seeds[0], fev.derivative[0], "forward")
+    else:
+        doc["gradient"] = {name: num(fev.derivative[p]) for p, name in enumerate(wrt)}
+    doc["cost"] = cost_entry(len(graph.variables))
+    return doc

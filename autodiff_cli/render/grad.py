@@ -7,6 +7,11 @@ row shows the sum of its values over the rows ("Σ 5"), its local gradients
 are "per row", every gradient is that of L, summed over the rows, and
 ``--per-example`` adds the rows themselves: L = L1 + L2 + ... and
 ∂L/∂θ = ∂L1/∂θ + ∂L2/∂θ + ...
+
+In forward mode (the document has ``"mode": "forward"``) the node table shows each
+node's tangent in every input's pass (∂node/∂x) where reverse mode shows ∂f/∂node, and a
+line says what the gradient cost: N tangent passes, against one backward pass and 2N
+evaluations of central differences.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ def plain(doc: dict, **_options) -> None:
     lines.extend(_line(name, g) for name, g in doc["gradient"].items())
     for ex in doc.get("examples", ()):
         lines.append(_line("example", str(ex["row"]), ex["value"], *ex["gradient"].values()))
+    if "directional" in doc:
+        lines.append(_line("directional", doc["directional"]["value"]))
     sys.stdout.write("\n".join(lines) + "\n")
 
 
@@ -132,7 +139,7 @@ def gradient_table(doc: dict, what: str = "input", of: str = "f"):
     grid = Grid(sym("Gradient"))
     grid.column(what, TEXT)
     grid.column("value", NUM, drop=2)
-    grid.column(sym(f"∂{of}/∂{what} (reverse mode)"), NUM, style="bold")
+    grid.column(sym(f"∂{of}/∂{what} ({doc.get('mode', 'reverse')} mode)"), NUM, style="bold")
     estimates = "gradient" in check
     if estimates:
         grid.column("central diff.", NUM)
@@ -150,13 +157,96 @@ def gradient_table(doc: dict, what: str = "input", of: str = "f"):
     return grid
 
 
+#: Tangent columns the forward-mode node table shows at most (the JSON has every pass).
+TANGENT_COLUMNS = 8
+
+
+def direction_text(direction: dict) -> str:
+    """'x = 1, y = -1' (made safe for the output)."""
+    return ", ".join(f"{safe(name)} = {format_number(v)}" for name, v in direction.items())
+
+
+def forward_node_table(doc: dict, limit):
+    """The nodes with their tangents: one column per input's pass (∂node/∂x), the first
+    TANGENT_COLUMNS of them, and one along --direction. Returns (grid, hidden, left out)."""
+    from autodiff_cli.render.table import KEY, LIST, NUM, TEXT, Grid, ellipsis, limit_rows, numbers
+
+    names = list(doc["gradient"])
+    shown = names[:TANGENT_COLUMNS]
+    direction = "directional" in doc
+    grid = Grid(sym("Nodes, forward mode: tangent = Σ local × tangent(input)"))
+    grid.column("id", KEY, style="dim")
+    grid.column("label", TEXT)
+    grid.column("op", KEY, style="cyan")
+    grid.column("inputs", LIST, style="dim", drop=3)
+    grid.column("value", NUM, drop=2)
+    grid.column(sym("local ∂node/∂input"), LIST, justify="right", drop=1)
+    for name in shown:
+        grid.column(sym("∂node/∂") + safe(name), NUM, style="bold")
+    if direction:
+        grid.column(sym("along v"), NUM, style="bold")
+    head, tail, hidden = limit_rows(iter(doc["nodes"].items), limit)
+    output = doc["output"]
+
+    def add(n):
+        cells = [n["id"], safe(n["label"]), n["op"], ", ".join(n["inputs"]),
+                 format_number(n["value"]), numbers(n["local"]) if n["local"] else ""]
+        cells += [format_number(n["tangent"][name]) for name in shown]
+        if direction:
+            cells.append(format_number(n["directional"]))
+        grid.row(*cells, style="bold" if n["id"] == output else None)
+
+    for n in head:
+        add(n)
+    if hidden:
+        grid.marker(ellipsis(), f"{hidden:,} more")
+    for n in tail:
+        add(n)
+    return grid, hidden, len(names) - len(shown)
+
+
+def cost_text(inputs: int, along: bool = False) -> str:
+    """The lecture's cost argument for the gradient over N inputs: N tangent passes
+    (forward mode), one backward pass (reverse mode), 2N evaluations (central
+    differences); ``along``: and the one more tangent pass --direction took."""
+    s = "" if inputs == 1 else "s"
+    text = (f"Cost of the gradient over {inputs:,} input{s}: forward mode {inputs:,} tangent "
+            f"pass{'es' if inputs != 1 else ''} (one per input), reverse mode 1 backward pass, "
+            f"central differences {2 * inputs:,} evaluations")
+    if along:
+        text += "; the derivative along v took 1 more tangent pass"
+    return sym(text)
+
+
+def directional_line(out, doc: dict) -> None:
+    """'Derivative along v = (x = 1, y = -1): 1.5403 (Σ ∂f/∂xᵢ·vᵢ from ...)'."""
+    from rich.text import Text
+
+    d = doc["directional"]
+    line = Text(sym("Derivative along v = (") + direction_text(d["direction"]) + "): ")
+    line.append(format_number(d["value"], 10), style="bold")
+    of = "L" if "data" in doc else "f"
+    how = "the gradient" if d["method"] == "gradient" else "one tangent pass"
+    line.append(sym(f"  (Σ ∂{of}/∂xᵢ·vᵢ from {how}; v is not normalised)"), style="dim")
+    out.print(line)
+
+
 def table(doc: dict, nodes_limit=None, **_options) -> None:
     from autodiff_cli.render.table import console, node_table, note
 
     data = "data" in doc
+    forward = doc.get("mode") == "forward"
     out = console()
     heading(out, doc, doc["expression"])
-    if "nodes" in doc:
+    if "nodes" in doc and forward:
+        nodes, hidden, left_out = forward_node_table(doc, nodes_limit)
+        nodes.print(out)
+        if left_out:
+            note(out, f"(tangents of the first {TANGENT_COLUMNS} passes shown; {left_out:,} more "
+                      "inputs: --format json has every pass)")
+        if hidden:
+            note(out, f"{hidden:,} of the nodes are not shown: use --nodes all, or --format json")
+    elif "nodes" in doc:
         if data:
             nodes, hidden = node_table((_shown(doc, n) for n in doc["nodes"].items), nodes_limit,
                                        doc["output"], "grad ∂L/∂node")
@@ -186,6 +276,10 @@ def table(doc: dict, nodes_limit=None, **_options) -> None:
         note(out, f"central {of} = {format_number(check['step'], 3)}·max(1, |{x}|); "
                   f"they agree when |ad − fd| ≤ {format_number(check['atol'])} + "
                   f"{format_number(check['rtol'])}·|fd|")
+    if forward and doc["gradient"]:
+        note(out, cost_text(len(doc["gradient"]), "directional" in doc))
+    if "directional" in doc:
+        directional_line(out, doc)
     for kink in doc["kinks"]:
         rows = f" in {kink['rows']:,} rows" if "rows" in kink else ""
         note(out, f"{kink['node']} ({kink['op']}) is at its kink{rows}: "

@@ -13,6 +13,11 @@ gradient flows into a value shared by every row (a parameter, or a value
 computed from parameters only), the rows' contributions are added up -- the
 lecture's ∂L/∂θ = ∂L1/∂θ + ∂L2/∂θ + ... That step is marked, and the rows
 themselves are listed (for files of up to 1,000 rows).
+
+In forward mode (the document has ``"mode": "forward"``) the forward values are
+followed by one table per tangent pass: for each node the seeded input feeds, the
+local gradient × the input's tangent = the contribution, summed into the node's
+tangent, from the inputs up to the output -- and a line with what each mode costs.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ def plain(doc: dict, **_options) -> None:
     "shared"; step lines end with "summation" where per-row contributions are added
     into a shared value, else "row" or "shared"; example lines list the rows.
     """
+    if doc.get("mode") == "forward":
+        return _forward_plain(doc)
     data = "data" in doc
     write = sys.stdout.write
     write(_line("value", doc["value"]) + "\n")
@@ -173,6 +180,8 @@ def _backward_table(doc, sums, labels, limit):
 
 
 def table(doc: dict, limit=None, **_options) -> None:
+    if doc.get("mode") == "forward":
+        return _forward_mode_table(doc, limit)
     from rich.text import Text
 
     from autodiff_cli.render.table import console, limit_rows, note
@@ -248,3 +257,142 @@ def table(doc: dict, limit=None, **_options) -> None:
         note(out, f"  … {hidden:,} more inputs")
     for row in tail:
         add(*row)
+
+
+# ---------------------------------------------------------------- forward mode
+
+def _pass_name(p: dict) -> str:
+    """What a pass differentiates by: the input it seeds, or 'v' along --direction."""
+    return "v" if p["wrt"] is None else p["wrt"]
+
+
+def _forward_plain(doc: dict) -> None:
+    """Tab-separated records of forward mode: value and forward lines as in reverse mode;
+    per pass (numbered from 1) a "pass" line (its number and input, "v" along --direction),
+    its "step" lines (pass, node, op, from, local, tangent of from, contribution) and
+    "tangent" lines (pass, node, tangent); then "grad" lines (or one "directional" line)."""
+    write = sys.stdout.write
+    write(_line("value", doc["value"]) + "\n")
+    for f in doc["forward"].items:
+        write(_line("forward", f["node"], f["op"], f["text"], f["value"]) + "\n")
+    for k, p in enumerate(doc["passes"].items, 1):
+        write(_line("pass", str(k), _pass_name(p)) + "\n")
+        for s in p["steps"]:
+            write(_line("step", str(k), s["node"], s["op"], s["from"], s["local"], s["tangent"],
+                        s["contribution"]) + "\n")
+        for t in p["tangents"]:
+            write(_line("tangent", str(k), t["node"], t["tangent"]) + "\n")
+    if "directional" in doc:
+        write(_line("directional", doc["directional"]["value"]) + "\n")
+    for name, g in doc.get("gradient", {}).items():
+        write(_line("grad", name, g) + "\n")
+
+
+def _pass_table(p: dict, labels: dict, output: str, limit):
+    """One tangent pass: per node, each seeded input's contribution local × tangent, and
+    the node's tangent (their sum) on its last line."""
+    from autodiff_cli.render.table import KEY, NUM, TEXT, Grid, ellipsis, limit_rows
+
+    by = safe(_pass_name(p))
+    grid = Grid()
+    grid.column("node", KEY, style="dim")
+    grid.column("op", KEY, style="cyan")
+    grid.column("from", TEXT)
+    grid.column(sym("local ∂node/∂from"), NUM, style="magenta")
+    grid.column(sym(f"× tangent ∂from/∂{by}"), NUM)
+    grid.column("= contribution", NUM)
+    grid.column(sym(f"tangent ∂node/∂{by}"), NUM, style="bold")
+    tangent = {t["node"]: t["tangent"] for t in p["tangents"]}
+    groups = ((node, list(steps)) for node, steps in groupby(p["steps"], key=lambda s: s["node"]))
+    head, tail, hidden = limit_rows(groups, limit)
+    if not head:
+        return None
+
+    def add(group):
+        node, steps = group
+        last = len(steps) - 1
+        for k, s in enumerate(steps):
+            source = s["from"] + (f" {safe(labels[s['from']])}" if labels.get(s["from"]) else "")
+            grid.row(node if k == 0 else "", s["op"] if k == 0 else "", source,
+                     format_number(s["local"]), format_number(s["tangent"]),
+                     format_number(s["contribution"]),
+                     format_number(tangent[node]) if k == last else "",
+                     style="bold" if node == output and k == last else None)
+
+    for group in head:
+        add(group)
+    if hidden:
+        grid.marker(ellipsis(), "", f"{hidden:,} more nodes")
+    for group in tail:
+        add(group)
+    return grid
+
+
+def _forward_mode_table(doc: dict, limit) -> None:
+    from rich.text import Text
+
+    from autodiff_cli.render.grad import cost_text, direction_text
+    from autodiff_cli.render.table import console, note
+
+    out = console()
+    heading(out, doc, doc["formula"])
+    out.print()
+    labels: dict[str, str] = {}
+    leaves: dict[str, str] = {}  # input node -> its name
+
+    def forward():
+        for f in doc["forward"].items:
+            if f["label"] and f["op"] != "const":
+                labels[f["node"]] = f["label"]
+            if f["op"] == "var":
+                leaves[f["node"]] = f["label"]
+            yield f
+
+    note(out, "Forward pass: the value of each node", style="bold")
+    _forward_table(doc, forward(), limit).print(out)
+    output = doc["output"]
+    direction = "directional" in doc
+    inputs = doc["cost"]["inputs"]
+    out.print()
+    note(out, "Tangent passes, from the inputs up: tangent(node) = Σ local × tangent(input); "
+              "nodes the seeded input does not feed keep tangent 0 and are left out", style="bold")
+    for k, p in enumerate(doc["passes"].items, 1):
+        out.print()
+        if p["wrt"] is None:
+            note(out, f"Pass along v = ({direction_text(p['seed'])}): each input starts with "
+                      "its component of v as its tangent, inputs not named with 0")
+        else:
+            name = safe(p["wrt"])
+            note(out, f"Pass {k} of {len(doc['gradient'])}, ∂/∂{name}: {name} starts with "
+                      "tangent 1, the other inputs with 0")
+        grid = _pass_table(p, labels, output, limit)
+        if grid is None:
+            own = leaves.get(output)
+            note(out, f"  no steps: the output is the input {safe(own)} itself" if own is not None
+                 and p["seed"].get(own) else
+                 f"  no steps: no operation depends on {safe(_pass_name(p))}")
+        else:
+            grid.print(out)
+        of = "∂f/∂v" if p["wrt"] is None else f"∂f/∂{safe(p['wrt'])}"
+        line = Text(sym(f"  {of} = the output's tangent = "))
+        line.append(format_number(p["derivative"]), style="bold")
+        out.print(line)
+    out.print()
+    if direction:
+        note(out, sym(f"One tangent pass gives the derivative along v, Σ ∂f/∂xᵢ·vᵢ (v is not "
+                      f"normalised): {format_number(doc['directional']['value'])}"), style="bold")
+    elif inputs:
+        note(out, "Gradient: the output's tangent in each input's pass", style="bold")
+        for name, g in doc["gradient"].items():
+            line = Text("  ")
+            line.append(safe(name), style="bold")
+            line.append(f": {format_number(g)}")
+            out.print(line)
+    else:
+        note(out, "The formula has no input variables: there is no gradient.")
+    if direction:
+        note(out, "The derivative along v took 1 tangent pass (central differences along v: 2 "
+                  "evaluations).")
+    if inputs:
+        note(out, cost_text(inputs) + " (adiff trace without --mode forward shows the backward "
+                                      "pass).")
