@@ -13,6 +13,8 @@ internal, stable helpers that formulas may call but users may not (``ops.PRIMITI
   ``sign`` and ``step`` have one: constant on each side of the jump, of the real part.
 * ``tangent``: dual numbers (forward mode). Each primitive is lifted generically from the
   math backend's value and local rule of its op: ``f(x + εt) = f(x) + ε·Σ f'ₖ(x)·tₖ``.
+* ``tangent_array``: dual numbers with NumPy-array parts (``ArrayDual``), lifted the same way
+  from the NumPy forms: second derivatives of a loss summed over a data file.
 * ``graph``: expression nodes (symbolic derivatives): each primitive records ``(op, args)``.
 
 The four operators ``+ - * /`` and unary minus are Python's own operators in every backend
@@ -572,18 +574,55 @@ def _re(x):
 
 
 def lift(op):
-    """The op on duals, from its math value and local rule: no per-op code."""
-    def lifted(*xs):
-        re = [x.re if isinstance(x, Dual) else x for x in xs]
-        out = op.value(*re)
-        if not any(isinstance(x, Dual) for x in xs):
-            return out
-        local = op.local(*re, out)
-        du = 0.0
-        for x, d in zip(xs, local):
-            if isinstance(x, Dual) and x.du != 0.0:
-                du += d * x.du
-        return Dual(out, du)
+    """The op on duals, from its math value and local rule: no per-op code.
+
+    f(x + εt) = f(x) + ε·Σ f'ₖ(x)·tₖ; the local rule is not evaluated when every tangent is
+    0 (a dual that does not move). Unary and binary ops -- nearly every node, and the dual
+    arithmetic itself -- have their own two forms of the same lifting, without the lists
+    of the general one (second derivatives run the whole graph over duals once per input).
+    """
+    if op.arity == 1:
+        def lifted(x):
+            if not isinstance(x, Dual):
+                return op.value(x)
+            a = x.re
+            out = op.value(a)
+            t = x.du
+            if t == 0.0:
+                return Dual(out, 0.0)
+            return Dual(out, op.local(a, out)[0] * t)
+    elif op.arity == 2:
+        def lifted(x, y):
+            xd, yd = isinstance(x, Dual), isinstance(y, Dual)
+            if not (xd or yd):
+                return op.value(x, y)
+            a = x.re if xd else x
+            b = y.re if yd else y
+            out = op.value(a, b)
+            s = x.du if xd else 0.0
+            t = y.du if yd else 0.0
+            if s == 0.0 and t == 0.0:
+                return Dual(out, 0.0)
+            la, lb = op.local(a, b, out)
+            if t == 0.0:
+                return Dual(out, la * s)
+            if s == 0.0:
+                return Dual(out, lb * t)
+            return Dual(out, la * s + lb * t)
+    else:
+        def lifted(*xs):
+            re = [x.re if isinstance(x, Dual) else x for x in xs]
+            out = op.value(*re)
+            if not any(isinstance(x, Dual) for x in xs):
+                return out
+            if all(not isinstance(x, Dual) or x.du == 0.0 for x in xs):
+                return Dual(out, 0.0)
+            local = op.local(*re, out)
+            du = 0.0
+            for x, d in zip(xs, local):
+                if isinstance(x, Dual) and x.du != 0.0:
+                    du += d * x.du
+            return Dual(out, du)
     lifted.__name__ = f"dual_{op.name}"
     return lifted
 
@@ -606,15 +645,134 @@ def _tangent_table() -> dict:
     table = dict(_lifted())
 
     def total_sum(xs):
-        s = 0.0
-        for x in xs:
-            s = s + x
-        return s
+        # fsum of the values, as the math backend sums (so the real parts are its numbers,
+        # bit for bit), and of the tangents
+        xs = list(xs)
+        re = math.fsum(_re(x) for x in xs)
+        if not any(isinstance(x, Dual) for x in xs):
+            return re
+        return Dual(re, math.fsum(x.du for x in xs if isinstance(x, Dual)))
 
     table.update({
         "any": bool, "where": _where, "mul_div": lambda x, y, z: x * y / z,
         "pow_total": _lifted()["pow"], "fmod": lambda x, y: math.fmod(_re(x), _re(y)),
         "sum": total_sum, "has_tie": lambda *xs: _has_tie(*[_re(x) for x in xs]),
+    })
+    return table
+
+
+# ---------------------------------------------------------------- tangent over arrays (--data)
+# Dual numbers whose parts are NumPy arrays (one element per data row) or floats (the same in
+# every row): the second derivatives of a loss summed over a data file (``second.py``). Each
+# primitive is lifted generically, as for ``tangent``, but from the op's NumPy forms
+# (``op.array_value``/``op.array_local``) where a part is an array, and from its math forms
+# where none is (a value the same in every row, as ``engine.forward_array`` computes those).
+
+class ArrayDual(Dual):
+    """x + ε·t where x and t are arrays (one element per row) or floats.
+
+    The arithmetic is the table's ops lifted by ``lift_array``; comparisons look at the
+    values only (a boolean array, or a bool), as for ``Dual``.
+    """
+
+    __slots__ = ()
+    # ndarray * ArrayDual would otherwise make an object array of duals, element by
+    # element: this makes NumPy's operators step aside, so ArrayDual's own reflected
+    # operators run instead.
+    __array_ufunc__ = None
+
+    def __repr__(self) -> str:
+        return f"ArrayDual({self.re!r}, {self.du!r})"
+
+    def __add__(self, other):
+        return _array_lifted()["add"](self, other)
+
+    def __radd__(self, other):
+        return _array_lifted()["add"](other, self)
+
+    def __sub__(self, other):
+        return _array_lifted()["sub"](self, other)
+
+    def __rsub__(self, other):
+        return _array_lifted()["sub"](other, self)
+
+    def __mul__(self, other):
+        return _array_lifted()["mul"](self, other)
+
+    def __rmul__(self, other):
+        return _array_lifted()["mul"](other, self)
+
+    def __truediv__(self, other):
+        return _array_lifted()["div"](self, other)
+
+    def __rtruediv__(self, other):
+        return _array_lifted()["div"](other, self)
+
+    def __neg__(self):
+        return _array_lifted()["neg"](self)
+
+    def __abs__(self):
+        return _array_lifted()["abs"](self)
+
+    __hash__ = None
+
+
+def _du(x):
+    return x.du if isinstance(x, Dual) else 0.0
+
+
+def lift_array(op, np):
+    """The op on ``ArrayDual`` numbers, from its NumPy (or, without arrays, math) value and
+    local rule: no per-op code."""
+    ndarray = np.ndarray
+
+    def lifted(*xs):
+        re = [x.re if isinstance(x, Dual) else x for x in xs]
+        arrays = any(isinstance(r, ndarray) for r in re)
+        out = op.array_value(np, *re) if arrays else op.value(*re)
+        if not any(isinstance(x, Dual) for x in xs):
+            return out
+        local = op.array_local(np, *re, out) if arrays else op.local(*re, out)
+        du = 0.0
+        for x, d in zip(xs, local):
+            if isinstance(x, Dual):
+                du = du + d * x.du
+        return ArrayDual(out, du)
+    lifted.__name__ = f"array_dual_{op.name}"
+    return lifted
+
+
+_ARRAY_LIFTED: dict = {}
+
+
+def _array_lifted() -> dict:
+    """Every op of the table (and internal primitive) lifted to ``ArrayDual``, on first use."""
+    if not _ARRAY_LIFTED:
+        import numpy
+
+        from autodiff_cli.core.ops import OPS, PRIMITIVES
+
+        for name, op in (*OPS.items(), *PRIMITIVES.items()):
+            if op.kind != "leaf":
+                _ARRAY_LIFTED[name] = lift_array(op, numpy)
+    return _ARRAY_LIFTED
+
+
+def _tangent_array_table() -> dict:
+    import numpy as np
+
+    table = dict(_array_lifted())
+    numpy_table = BACKENDS["numpy"].table
+
+    def where(c, x, y):
+        if isinstance(x, Dual) or isinstance(y, Dual):
+            return ArrayDual(np.where(c, _re(x), _re(y)), np.where(c, _du(x), _du(y)))
+        return np.where(c, x, y)
+
+    table.update({
+        "any": np.any, "where": where, "mul_div": lambda x, y, z: x * y / z,
+        "pow_total": table["pow"], "fmod": lambda x, y: np.fmod(_re(x), _re(y)),
+        "sum": sum, "has_tie": lambda *xs: numpy_table["has_tie"](*[_re(x) for x in xs]),
     })
     return table
 
@@ -739,6 +897,9 @@ BACKENDS: dict[str, Backend] = {
     "math": Backend("math", lambda: MATH, square=True),
     "numpy": Backend("numpy", _numpy_build, square=True),
     "cmath": Backend("cmath", lambda: CMATH, square=True),
-    "tangent": Backend("tangent", _tangent_table, square=False),
+    # x^2 as x*x over duals too: the real parts are then the math backend's numbers bit for
+    # bit (math.pow(x, 2) is not always x*x to the last bit)
+    "tangent": Backend("tangent", _tangent_table, square=True),
+    "tangent_array": Backend("tangent_array", _tangent_array_table, square=True),
     "graph": Backend("graph", _graph_table, square=False),
 }

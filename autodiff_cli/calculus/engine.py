@@ -181,7 +181,10 @@ def backward(graph: Graph, values: list[float], locals_: list,
     """The gradient of the output with respect to every node.
 
     The gradients of the inputs named in ``wrt`` (default: all) must be finite;
-    ``values`` is only read to name the culprit when one is not.
+    ``values`` is only read to name the culprit when one is not. The loop knows no
+    number type: over dual numbers (values and local gradients carrying a tangent) it
+    is the reverse sweep of forward-over-reverse second derivatives (``second.py``,
+    which passes ``wrt=[]`` and judges the finiteness of both parts itself).
     """
     inputs = graph.inputs
     grads = [0.0] * len(inputs)
@@ -305,13 +308,18 @@ def array_kinks(graph: Graph, values: list, np, varies: list[bool]) -> list[tupl
 
 
 def backward_array(graph: Graph, locals_: list, np, varies: list[bool], needs: list[bool],
-                   rows: int, per_row: bool = False) -> list:
+                   rows: int, per_row: bool = False, total=None) -> list:
     """The gradient of L = sum over the rows of the output, for every node that ``needs`` one.
 
     A varying node's gradient is per row (an array, or a float meaning the same
     in every row); a shared node's is summed over the rows -- the lecture's
     dL/dθ = dL1/dθ + dL2/dθ + ... With ``per_row`` nothing is summed: every
     gradient is that of one row's output (an array or a float for every row).
+
+    ``total(c)``, when given, is the sum over the rows of a per-row contribution ``c``
+    for numbers other than floats and arrays (dual numbers with array parts: second
+    derivatives, ``calculus/second.py``); by default an array is summed and a float,
+    the same in every row, is multiplied by ``rows``.
     """
     inputs = graph.inputs
     grads: list = [0.0] * len(inputs)
@@ -331,7 +339,10 @@ def backward_array(graph: Graph, locals_: list, np, varies: list[bool], needs: l
                 c = g * lg
                 if summing and not varies[j]:
                     # The summation step: per-row contributions into a shared value.
-                    grads[j] += float(c.sum()) if isinstance(c, ndarray) else c * rows
+                    if total is not None:
+                        grads[j] = grads[j] + total(c)
+                    else:
+                        grads[j] += float(c.sum()) if isinstance(c, ndarray) else c * rows
                 else:
                     grads[j] = grads[j] + c
     return grads

@@ -435,7 +435,12 @@ def pow_rule(ns):
             sign = where((a < 0.0) & (fmod(c, 2.0) != 0.0), -1.0, 1.0)
             da = where(lost & (a != 0.0), sign * (b * p) * p, da)
         if some_zero:
-            da = where(zero, where((b == 0.0) | (b > 1.0), 0.0, where(b == 1.0, 1.0, _INF)), da)
+            # For b > 1 as b·a^(b - 1) (0 here), not the constant 0: over dual numbers its own
+            # derivative along a is then right too (2 for a^2 at 0, a second derivative).
+            above = b > 1.0
+            power = b * pow_total(a, where(above, b - 1.0, 1.0))
+            da = where(zero, where(above, power, where(b == 0.0, 0.0,
+                                                       where(b == 1.0, 1.0, _INF))), da)
         pos = a > 0.0
         if pos is True:
             log_a = log(a)

@@ -2,7 +2,12 @@
 
 A *case* is one formula checked at one or more points: fixed points (``--at``
 or ``at = {...}``) or random ones (``--samples N --seed S --range x=lo:hi``),
-optionally against hand-written partial derivatives (``--expect x=EXPR``).
+optionally against hand-written partial derivatives (``--expect x=EXPR``). With
+``order = 2`` (``--order 2``) the case checks second derivatives instead: the exact
+Hessian (``calculus/second.py``) against finite differences of the reverse-mode
+gradient (``numeric.check_hessian``), one entry per pair of inputs with repetition
+(``x,x``, ``x,y``, ``y,y``, in --wrt order), and ``--expect x,y=EXPR`` is a hand-written
+second derivative.
 Iterating a ``CaseRun`` checks the case's points one at a time and yields each
 as a ``Point`` (the estimates and verdicts; ``documents.check`` makes the JSON
 of it); a spec file (TOML) is a list of cases. The JUnit report of the results
@@ -48,6 +53,12 @@ FAILING_KEPT = 20
 #: files of their own (file = "..."), each read up to --max-size.
 SPEC_MAX_BYTES = 16 * 1024 * 1024
 
+#: Why --order 2 has no complex step (the hint of the error that says so).
+COMPLEX_ORDER2 = ("the complex step of the gradient would need every local derivative rule over "
+                  "complex numbers, and the hand-written ones (pow, div, hypot, atan2, ...) "
+                  "compare values, which complex numbers cannot; use central (the default), "
+                  "forward, backward or richardson")
+
 #: Statuses, worst first; a point passes when every input's status is "ok"
 #: (or "kink" with --allow-kinks).
 STATUSES = ("mismatch", "expect-mismatch", "inconclusive", "unavailable", "kink", "ok")
@@ -69,6 +80,7 @@ class Case:
     max_size: int | None = None
     origin: str = ""  # where the case comes from, for messages ("grads.toml, case 2")
     file: str | None = None  # the spec's file = "...", as written, when the formula is in a file
+    order: int = 1  # 1: gradients; 2: second derivatives (the Hessian's entries)
 
 
 # ---------------------------------------------------------------- option parsing
@@ -108,8 +120,9 @@ def _number(v, where: str) -> float:
     return v
 
 
-def parse_expect(specs) -> dict[str, str]:
-    """``--expect x=EXPR`` (repeatable, one input each) -> {"x": "EXPR"}.
+def parse_expect(specs, order: int = 1) -> dict[str, str]:
+    """``--expect x=EXPR`` (repeatable, one input each) -> {"x": "EXPR"}; with ``order`` 2,
+    ``--expect x,y=EXPR`` (a second derivative, two inputs each) -> {"x,y": "EXPR"}.
 
     Only the first '=' separates the name: the EXPR may contain commas
     (``max(x, y)``) and even assignments (``s = sigmoid(x); s*(1 - s)``).
@@ -118,8 +131,25 @@ def parse_expect(specs) -> dict[str, str]:
     for spec in specs:
         name, eq, source = spec.partition("=")
         name = unicodedata.normalize("NFC", name.strip())
+        if order == 2:
+            pair = [part.strip() for part in name.split(",")]
+            if not eq or len(pair) != 2 or not all(part.isidentifier() for part in pair):
+                raise InputError(f"--expect {spec}: with --order 2, expected NAME,NAME=EXPR, a "
+                                 "second derivative, e.g. --expect x,y=\"cos(y)\"",
+                                 hint="x,x=EXPR is d²f/dx², x,y=EXPR is d²f/dxdy")
+            name = ",".join(pair)
+            if not source.strip():
+                raise InputError(f"--expect {name}=: no second derivative formula for {name}")
+            if name in out:
+                raise InputError(f"--expect: {name} is given twice")
+            out[name] = source
+            continue
         if not eq or not name or not name.isidentifier():
-            raise InputError(f"--expect {spec}: expected NAME=EXPR, e.g. --expect x=\"2*x\"")
+            pair = [part.strip() for part in name.split(",")]
+            two = eq and len(pair) == 2 and all(part.isidentifier() for part in pair)
+            raise InputError(f"--expect {spec}: expected NAME=EXPR, e.g. --expect x=\"2*x\"",
+                             hint="two names (x,y=EXPR) are a second derivative: add --order 2"
+                             if two else None)
         if not source.strip():
             raise InputError(f"--expect {name}=: no derivative formula for {name}")
         comma = _top_level_comma(source)
@@ -225,6 +255,8 @@ class Point:
     culprit: dict | None = None  # --per-node: the local rule that looks wrong
     kink_rows: dict | None = None  # data mode: node -> [rows at its kink, the first such row]
     name: str = ""  # the case's name
+    order: int = 1  # 2: the estimates are second derivatives ("x,y")
+    gradient: dict | None = None  # order 2: the reverse-mode gradient at the point
 
     def estimate(self, name: str) -> Estimate:
         """The estimate of input ``name``."""
@@ -233,15 +265,19 @@ class Point:
 
 def judge_point(case: Case, at: dict, value: float, estimates: list[Estimate], expected: dict,
                 kinks: list[int], nodes: list[Estimate] | None = None, culprit: dict | None = None,
-                kink_rows: dict | None = None) -> Point:
+                kink_rows: dict | None = None, sources: dict | None = None,
+                gradient: dict | None = None) -> Point:
     """The verdicts of one point: each input's status (reverse mode against finite
-    differences, then against its --expect derivative), its notes, and the point's."""
+    differences, then against its --expect derivative), its notes, and the point's.
+    ``sources``: the --expect formulas by estimate name (default ``case.expect``; for
+    second derivatives, keyed "x,y" in --wrt order whichever way they were written)."""
+    sources = case.expect if sources is None else sources
     status, notes, expect_errors = {}, {}, {}
     for e in estimates:
         st, note = e.status, e.note
         if e.name in expected and st != "kink":
-            verdict, err, why = _expect_verdict(e, expected[e.name], case.expect[e.name],
-                                                e.rtol, e.atol)
+            verdict, err, why = _expect_verdict(e, expected[e.name], sources[e.name],
+                                                e.rtol, e.atol, case.order)
             expect_errors[e.name] = err
             if verdict:
                 st = verdict
@@ -257,7 +293,7 @@ def judge_point(case: Case, at: dict, value: float, estimates: list[Estimate], e
     if nodes is not None:
         ok = ok and all(e.status in passing for e in nodes)
     return Point(at, value, estimates, status, notes, expected, expect_errors, kinks, ok, nodes,
-                 culprit, kink_rows, case.name)
+                 culprit, kink_rows, case.name, case.order, gradient)
 
 
 def _finite(x) -> bool:
@@ -361,6 +397,14 @@ class CaseResult:
         return self.error is None and self.tally.failing == 0
 
 
+def _one_output(g, what: str) -> None:
+    """An expected derivative is one formula: refuse a program with several outputs."""
+    if g.several:
+        raise InputError(f"{what}: the expected derivative has {len(g.outputs):,} outputs "
+                         f"({', '.join(escape_controls(clip(n)) for n in g.output_names[:6])}); "
+                         "it must be one formula", hint="end the program with one expression")
+
+
 def prepare(case: Case, warn=None, graph=None):
     """Parse the formula (unless its ``graph`` is given) and the expectations; check names.
 
@@ -375,6 +419,10 @@ def prepare(case: Case, warn=None, graph=None):
         if warn:
             for message in warnings:
                 warn(message)
+    if graph.several:
+        from autodiff_cli.language.parser import several_outputs_error
+
+        raise several_outputs_error(graph, "adiff check")
     variables = graph.variables
     names = list(variables) if case.wrt is None else case.wrt
     for name in names:
@@ -389,6 +437,8 @@ def prepare(case: Case, warn=None, graph=None):
                              hint=did_you_mean(name, variables))
         if name in fixed:
             raise InputError(f"--range {name}: {name} is fixed by --at; it cannot also be sampled")
+    if case.order == 2:
+        return graph, names, _second_expectations(case, graph, names, fixed, kwargs)
     expect = {}
     bound = set(variables) | fixed
     for name, source in case.expect.items():
@@ -403,6 +453,7 @@ def prepare(case: Case, warn=None, graph=None):
         except InputError as exc:
             exc.message = f"in --expect {name}: {exc.message}"
             raise
+        _one_output(g, f"--expect {name}")
         unbound = [v for v in g.variables if v not in bound]
         if unbound:
             raise InputError(f"--expect {name}={source}: {unbound[0]!r} is neither an input of "
@@ -410,6 +461,58 @@ def prepare(case: Case, warn=None, graph=None):
                              span=(g.starts[g.variables[unbound[0]]], g.ends[g.variables[unbound[0]]]))
         expect[name] = g
     return graph, names, expect
+
+
+def _second_expectations(case: Case, graph, names: list[str], fixed: set, kwargs) -> dict:
+    """The --expect graphs of an order-2 case, keyed "x,y" with x before y in ``names``
+    (the Hessian is symmetric: y,x names the same entry)."""
+    from autodiff_cli.language.parser import did_you_mean, parse
+
+    variables = graph.variables
+    position = {name: k for k, name in enumerate(names)}
+    bound = set(variables) | fixed
+    expect: dict = {}
+    written: dict = {}
+    for key, source in case.expect.items():
+        pair = [part.strip() for part in key.split(",")]
+        if len(pair) != 2 or not all(pair):
+            raise InputError(f"--expect {key}: with order 2, name two inputs, e.g. x,y",
+                             hint="x,x is d²f/dx², x,y is d²f/dxdy")
+        for name in pair:
+            if name not in variables:
+                raise InputError(f"--expect {key}: the formula has no input {name!r}",
+                                 hint=did_you_mean(name, variables))
+            if name not in position:
+                raise InputError(f"--expect {key}: {name} is not checked "
+                                 f"(--wrt {','.join(names)})",
+                                 hint="add it to --wrt, or drop the expectation")
+        a, b = sorted(pair, key=position.__getitem__)
+        canonical = f"{a},{b}"
+        if canonical in expect:
+            raise InputError(f"--expect {key}: the same second derivative as "
+                             f"{written[canonical]} (the Hessian is symmetric)",
+                             hint="give one of them")
+        try:
+            g = parse(source, **kwargs)
+        except InputError as exc:
+            exc.message = f"in --expect {key}: {exc.message}"
+            raise
+        _one_output(g, f"--expect {key}")
+        unbound = [v for v in g.variables if v not in bound]
+        if unbound:
+            raise InputError(f"--expect {key}={source}: {unbound[0]!r} is neither an input of "
+                             "the formula nor bound with --at", source=source,
+                             span=(g.starts[g.variables[unbound[0]]],
+                                   g.ends[g.variables[unbound[0]]]))
+        expect[canonical] = g
+        written[canonical] = key
+    return expect
+
+
+def second_pairs(n: int) -> list[tuple[int, int]]:
+    """The entries an order-2 case checks: (i, j) with i <= j, row by row -- each pair of
+    inputs once, with repetition (x,x, x,y, y,y), as ``adiff diff --order 2`` keys them."""
+    return [(i, j) for i in range(n) for j in range(i, n)]
 
 
 def points_of(case: Case, graph):
@@ -469,12 +572,24 @@ class CaseRun:
         _check_step(case, self.graph, self.names)
         self.result.used = set(self.graph.variables).union(
             *(g.variables for g in self.expect.values()))
+        self.sources = None
+        if case.order == 2:
+            # the formulas by the entry they check ("x,y" in --wrt order)
+            position = {name: k for k, name in enumerate(self.names)}
+            self.sources = {}
+            for key, source in case.expect.items():
+                a, b = sorted((p.strip() for p in key.split(",")), key=position.__getitem__)
+                self.sources[f"{a},{b}"] = source
 
     def cost(self) -> tuple[int, int, float]:
         """(points, inputs checked, dependents per input on average) of the finite differences."""
         from autodiff_cli.check.numeric import mean_dependents
 
         points = self.case.samples if self.case.samples is not None else len(self.case.points)
+        if self.case.order == 2:
+            # per column input: the nodes above it, then a whole backward pass
+            return points, len(self.names), \
+                mean_dependents(self.graph, self.names) + len(self.graph)
         return points, len(self.names), mean_dependents(self.graph, self.names)
 
     def __iter__(self):
@@ -492,6 +607,21 @@ class CaseRun:
                     if not sampling:
                         raise
                     result.skip(at, exc.message)
+                    if progress:
+                        progress()
+                    continue
+                if case.order == 2:
+                    try:
+                        point = self._second(ev, at)
+                    except EvalError as exc:
+                        if not sampling:
+                            raise
+                        result.skip(at, exc.message)
+                        if progress:
+                            progress()
+                        continue
+                    yield point
+                    result.add(point)
                     if progress:
                         progress()
                     continue
@@ -523,20 +653,45 @@ class CaseRun:
                                  "e.g. --range x=0.1:5")
 
 
-def _expect_verdict(e, expected, source: str, rtol: float, atol: float):
-    """(status, abs error, note) of a hand-written derivative against reverse mode."""
+    def _second(self, ev, at) -> Point:
+        """One point of an order-2 case: the Hessian, its entries judged, the expectations."""
+        from autodiff_cli.calculus.engine import value_at
+        from autodiff_cli.calculus.second import hessian
+        from autodiff_cli.check.numeric import check_hessian
+
+        case, graph, names = self.case, self.graph, self.names
+        second = hessian(graph, at, names, ev=ev)
+        estimates = check_hessian(ev, names, second.matrix, case.settings,
+                                  pairs=second_pairs(len(names)))
+        expected = {}
+        for key, g in self.expect.items():
+            try:
+                expected[key] = value_at(g, at)
+            except EvalError as exc:
+                expected[key] = exc
+        gradient = {name: ev.grads[graph.variables[name]] for name in names}
+        return judge_point(case, {name: ev.at[name] for name in graph.variables}, ev.value,
+                           estimates, expected, ev.kinks, sources=self.sources,
+                           gradient=gradient)
+
+
+def _expect_verdict(e, expected, source: str, rtol: float, atol: float, order: int = 1):
+    """(status, abs error, note) of a hand-written derivative against reverse mode (with
+    ``order`` 2: a second derivative against the exact Hessian)."""
+    what, ours = ("second derivative", "the Hessian (forward-over-reverse)") if order == 2 \
+        else ("derivative", "reverse mode")
     if isinstance(expected, AdiffError):
-        return "expect-mismatch", None, f"the expected derivative {source!r} cannot be " \
+        return "expect-mismatch", None, f"the expected {what} {source!r} cannot be " \
                                         f"evaluated here: {expected.message}"
     abs_error, _, ok = compare(expected, e.ad, rtol, atol)
     if ok:
         return None, abs_error, ""
     if e.status == "mismatch" and e.fd is not None and compare(expected, e.fd, rtol, atol)[2]:
         # The hand-written derivative agrees with the numbers, reverse mode does not.
-        return None, abs_error, "the expected derivative agrees with the numeric estimate; " \
-                                "reverse mode does not (a bug in adiff: please report it)"
+        return None, abs_error, f"the expected {what} agrees with the numeric estimate; " \
+                                f"{ours} does not (a bug in adiff: please report it)"
     return "expect-mismatch", abs_error, \
-        f"the expected derivative {source!r} is {expected:.10g}, but reverse mode gives " \
+        f"the expected {what} {source!r} is {expected:.10g}, but {ours} gives " \
         f"{e.ad:.10g} (and the numeric estimate {_fmt(e.fd)})"
 
 
@@ -547,9 +702,9 @@ def _fmt(x) -> str:
 # ---------------------------------------------------------------- spec files
 
 _TOP_KEYS = {"method", "rtol", "atol", "step", "samples", "seed", "range", "allow_kinks",
-             "nodes", "case"}
+             "nodes", "order", "case"}
 _CASE_KEYS = {"name", "expr", "file", "at", "samples", "seed", "range", "expect", "wrt",
-              "method", "rtol", "atol", "step", "allow_kinks", "nodes"}
+              "method", "rtol", "atol", "step", "allow_kinks", "nodes", "order"}
 
 
 def _toml():
@@ -729,6 +884,18 @@ def _case(raw: dict, defaults: dict, base: Path, where: str, n: int, max_size,
     method = get("method") or "central"
     if method not in METHODS:
         raise InputError(f"method = {method!r}: expected one of {', '.join(METHODS)}")
+    order = get("order")
+    if order is None:
+        order = 1
+    elif isinstance(order, bool) or not isinstance(order, int) or order not in (1, 2):
+        raise InputError(f"order = {order!r}: expected 1 (gradients) or 2 (second derivatives)")
+    if order == 2:
+        if method == "complex":
+            raise InputError("method = \"complex\" is not available with order = 2",
+                             hint=COMPLEX_ORDER2)
+        if get("nodes"):
+            raise InputError("nodes = true checks first derivatives node by node; it cannot be "
+                             "combined with order = 2")
     rtol, atol, step = get("rtol"), get("atol"), get("step")
     for key, v in (("rtol", rtol), ("atol", atol), ("step", step)):
         if v is not None:
@@ -741,7 +908,7 @@ def _case(raw: dict, defaults: dict, base: Path, where: str, n: int, max_size,
                 settings=Settings(method, rtol, atol, step),
                 allow_kinks=bool(_typed(get("allow_kinks") or False, bool, "allow_kinks")),
                 nodes=bool(_typed(get("nodes") or False, bool, "nodes")),
-                max_size=max_size, origin=where, file=file)
+                max_size=max_size, origin=where, file=file, order=order)
 
 
 def _typed(v, kind, key):

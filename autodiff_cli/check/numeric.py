@@ -56,7 +56,9 @@ the status is ``inconclusive``.
 evaluation the caller already has (``adiff grad``'s column, ``adiff check``'s
 points); ``check_nodes`` judges every intermediate node (``--per-node``) and
 names the culprit. Data mode judges the summed loss (``batch.check_gradient``)
-with the same ``judge``.
+with the same ``judge``. ``check_hessian(ev, names, matrix, settings)`` judges
+second derivatives against finite differences of the reverse-mode gradient
+(``adiff hessian``'s check block, ``adiff check --order 2``).
 """
 
 from __future__ import annotations
@@ -935,6 +937,231 @@ def check(ev, names: list[str], settings: Settings | None = None, *, refine: boo
         if progress:
             progress()
     return out
+
+
+# ---------------------------------------------------------------- second derivatives
+# The Hessian (``calculus/second.py``) is checked against finite differences of the
+# reverse-mode gradient: H[i][j] = ∂/∂x_j (∂f/∂x_i) is estimated by moving x_j and taking the
+# whole gradient again (forward over the nodes above x_j, then the engine's backward pass),
+# with the same estimators, rule and re-examination as first derivatives (``judge``). One
+# perturbation of x_j gives every ∂f/∂x_i at once, so the entries of a column share their
+# evaluations (``GradientColumn`` caches them by the point). There is no complex step: it
+# would need every local derivative rule over complex numbers, and the hand-written ones
+# compare values, which complex numbers cannot.
+
+#: Gradients one column keeps, by the value of its input (Ridders' steps are the same for
+#: every entry of a column).
+GRADIENT_CACHE = 256
+#: A piecewise op straddles its kink over a step of the gradient when one of its local
+#: derivatives changes by more than this fraction of its size (relu' jumps from 0 to 1,
+#: |x|' from -1 to 1, a max's share from 1 to 0); smooth ops change by O(h).
+KINK_LOCAL_JUMP = 0.5
+
+
+def _local_jumps(loc, loc0) -> bool:
+    for a, b in zip(loc, loc0):
+        if abs(a - b) > KINK_LOCAL_JUMP * max(abs(a), abs(b)):
+            return True
+    return False
+
+
+class GradientColumn:
+    """The reverse-mode gradient with input ``name`` moved to t: (∂f/∂x for each of
+    ``names``, the first piecewise op that straddled its kink or None), cached by t.
+
+    Only the nodes above the input are evaluated again (values and local gradients, as
+    ``engine.forward`` does); the backward pass is the engine's, over the whole graph.
+    """
+
+    def __init__(self, ev, name: str, names: list[str]):
+        from autodiff_cli.calculus.engine import backward
+
+        graph = ev.graph
+        self.ev, self.graph, self.name = ev, graph, name
+        self.k = graph.variables[name]
+        self.x = ev.values[self.k]
+        self.rows = [graph.variables[n] for n in names]
+        self.deps = topology(graph).dependents(self.k)
+        self._backward = backward
+        self._cache: dict = {}
+
+    def at(self, t: float):
+        hit = self._cache.get(t)
+        if hit is None:
+            try:
+                hit = self._evaluate(t)
+            except OutOfDomain as exc:
+                hit = exc
+            if len(self._cache) < GRADIENT_CACHE:
+                self._cache[t] = hit
+        if isinstance(hit, OutOfDomain):
+            raise OutOfDomain(hit.node)
+        return hit
+
+    def _evaluate(self, t: float):
+        if not _isfinite(t):
+            raise OutOfDomain(self.k)
+        graph, ev = self.graph, self.ev
+        ops, inputs = graph.ops, graph.inputs
+        base, base_local = ev.values, ev.local
+        vals = list(base)
+        loc = list(base_local)
+        vals[self.k] = t
+        kink = None
+        nan = math.nan
+        for i in self.deps:
+            op = ops[i]
+            ins = inputs[i]
+            args = [vals[j] for j in ins]
+            try:
+                v = op.value(*args)
+            except _ARITH:
+                raise OutOfDomain(i) from None
+            if not _isfinite(v):
+                raise OutOfDomain(i)
+            vals[i] = v
+            try:
+                lg = op.local(*args, v)
+            except _ARITH:
+                lg = (nan,) * len(args)
+            loc[i] = lg
+            if kink is None and op.kink_at is not None:
+                if _straddles(v, base[i], args, [base[j] for j in ins], base_local[i]) or \
+                        _local_jumps(lg, base_local[i]):
+                    kink = i
+        grads = self._backward(graph, vals, loc, [])
+        g = [grads[r] for r in self.rows]
+        if not all(_isfinite(x) for x in g):
+            bad = next((i for i in self.deps if not all(_isfinite(x) for x in loc[i])),
+                       graph.output)
+            raise OutOfDomain(bad)
+        return g, kink
+
+
+class _FixedPoint:
+    """What the estimators read of the evaluation at the point: the function's value there."""
+
+    def __init__(self, graph: Graph, value: float):
+        self.graph = graph
+        self.values = {graph.output: value}
+        self.grads = None
+
+
+class GradientFunction:
+    """∂f/∂x_i (``pos`` in the column's names) as a function of the column's input, for
+    ``judge``: its ``real(t)``, rounding ``noise`` and no complex step."""
+
+    def __init__(self, column: GradientColumn, pos: int, value: float, noise: float):
+        self.column, self.pos = column, pos
+        self.k, self.x = column.k, column.x
+        self.ev = _FixedPoint(column.graph, value)
+        self._noise = noise
+
+    def real(self, t: float):
+        g, kink = self.column.at(t)
+        return g[self.pos], kink
+
+    def complex(self, t):
+        raise NotAnalytic(self.column.graph.output)
+
+    def not_analytic(self) -> int:
+        return self.column.graph.output
+
+    def noise(self) -> float:
+        return self._noise
+
+
+def gradient_noise(ev, names: list[str]) -> list[float]:
+    """Rounding noise of each ∂f/∂x_i of ``names``: eps times the sum over the paths from
+    the output to x_i of |the product of the local gradients| -- the engine's backward pass
+    over the absolute local gradients -- (each product and sum rounds once per node)."""
+    from autodiff_cli.calculus.engine import backward
+
+    graph = ev.graph
+    absolute = [tuple(abs(x) for x in loc) for loc in ev.local]
+    sums = backward(graph, ev.values, absolute, [])
+    return [2.0 * EPS * sums[graph.variables[n]] for n in names]
+
+
+def check_hessian(ev, names: list[str], matrix: list[list[float]],
+                  settings: Settings | None = None, *, pairs=None, refine: bool = True,
+                  kink_estimates: bool = False, progress=None) -> list[Estimate]:
+    """Judge each second derivative ``matrix[i][j]`` = ∂²f/∂x_i∂x_j (rows and columns in
+    ``names`` order) against finite differences of the reverse-mode gradient: the derivative
+    of ∂f/∂x_i along x_j. Each estimate is named "x_i,x_j" (its ``node`` is x_j's).
+
+    ``ev``: the point's float evaluation (``engine.evaluate``); ``pairs``: the (i, j) to
+    judge, in order (default: every entry, row by row); ``settings``, ``refine`` as for
+    ``check`` (the complex step is not available: such settings use central differences).
+    An entry whose row or column input feeds a node sitting on its kink has status ``kink``;
+    with ``kink_estimates`` its estimate is made and re-examined as anywhere else (the
+    check block of ``adiff hessian``), else for the record only (``adiff check --order 2``).
+    """
+    graph = ev.graph
+    settings = settings or Settings()
+    if settings.method == "complex":
+        settings = Settings("central", settings.rtol, settings.atol, None)
+    n = len(names)
+    if pairs is None:
+        pairs = [(i, j) for i in range(n) for j in range(n)]
+    kinked = graph.ancestors(ev.kinks) if ev.kinks else None
+    noise = gradient_noise(ev, names)
+    variables = graph.variables
+    columns: dict[int, list[int]] = {}
+    for i, j in pairs:
+        columns.setdefault(j, []).append(i)
+    kept: dict[int, GradientColumn] = {}
+
+    def column_of(j: int) -> GradientColumn:
+        col = kept.get(j)
+        if col is None:
+            if len(kept) >= COLUMNS_KEPT:
+                del kept[next(iter(kept))]
+            col = kept[j] = GradientColumn(ev, names[j], names)
+        return col
+
+    def function(i: int, j: int) -> GradientFunction:
+        return GradientFunction(column_of(j), i, ev.grads[variables[names[i]]], noise[i])
+
+    judged = {}
+    for j, rows in columns.items():
+        for i in rows:
+            # ∂/∂x_j ∂f/∂x_i = ∂/∂x_i ∂f/∂x_j where both exist: either input on a kink's
+            # way makes the entry a kink's
+            at_kink = kinked is not None and bool(kinked[variables[names[j]]] or
+                                                  kinked[variables[names[i]]])
+            name = f"{names[i]},{names[j]}"
+            e = judge(name, matrix[i][j], function(i, j), settings,
+                      kink=at_kink and not kink_estimates, refine=refine)
+            if refine and i != j and e.status in ("inconclusive", "unavailable"):
+                e = _other_order(e, name, matrix[i][j], function(j, i), settings, names[i],
+                                 names[j])
+            if at_kink and kink_estimates:
+                e.note = "not differentiable at this point (kink)"
+                e.status = "kink"
+                e.ok = e.ok or None
+            judged[(i, j)] = e
+            if progress:
+                progress()
+    return [judged[p] for p in pairs]
+
+
+#: Gradient columns kept at once by ``check_hessian`` (each caches its gradients).
+COLUMNS_KEPT = 4
+
+
+def _other_order(e: Estimate, name: str, ad: float, fn: GradientFunction, settings: Settings,
+                 row: str, column: str) -> Estimate:
+    """An entry that finite differences along its column could not settle, estimated in the
+    other order of differentiation -- ∂/∂row of ∂f/∂column, the same number for a function
+    whose second derivatives are continuous -- which settles it when it agrees."""
+    other = judge(name, ad, fn, settings)
+    if other.status != "ok":
+        return e
+    other.note = (f"differences of ∂f/∂{row} along {column} could not settle it ({e.note}); "
+                  f"those of ∂f/∂{column} along {row} (the same second derivative) agree")
+    other.attempts = [(e.method, e.fd)] + other.attempts
+    return other
 
 
 def intermediate_nodes(graph: Graph) -> list[int]:

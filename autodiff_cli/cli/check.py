@@ -67,8 +67,12 @@ def _float(name):
               help="Seed of the random points (default 0: the same points every run).")
 @click.option("--range", "ranges", multiple=True, metavar="NAME=LO:HI,...",
               help="Interval of each sampled input (default -1:1), e.g. --range x=-1:1,y=0.1:5.")
+@click.option("--order", type=click.IntRange(1, 2), default=None, metavar="1|2",
+              help="1: gradients (the default); 2: second derivatives, the exact Hessian "
+                   "against finite differences of the reverse-mode gradient.")
 @click.option("--expect", "expects", multiple=True, metavar="NAME=EXPR",
-              help="A hand-written partial derivative to check, one input each (repeatable).")
+              help="A hand-written partial derivative to check, one input each (repeatable); "
+                   "with --order 2, NAME,NAME=EXPR (a second derivative).")
 @click.option("--allow-kinks", is_flag=True,
               help="Do not fail at a point where an op sits on its kink (abs(0), a max tie).")
 @click.option("--per-node", "per_node", is_flag=True,
@@ -80,8 +84,8 @@ def _float(name):
 @click.option("--junit", "junit_path", metavar="PATH", help="Also write a JUnit XML report.")
 @data_options
 def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples, seed, ranges,
-          expects, allow_kinks, per_node, old_nodes, spec, allow_any_path, junit_path, data, reduce,
-          delimiter, chunk_size):
+          order, expects, allow_kinks, per_node, old_nodes, spec, allow_any_path, junit_path, data,
+          reduce, delimiter, chunk_size):
     """Check reverse-mode gradients against finite differences.
 
     Exit 0 when every gradient agrees, 1 when any does not (or an op sits on
@@ -98,6 +102,15 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
 
     With --data FILE, the gradient of the loss summed over the rows of FILE
     (see adiff grad --help) is checked against finite differences of that sum.
+
+    With --order 2, the second derivatives are checked instead: each entry
+    x,x, x,y, y,y, ... of the exact Hessian (see adiff hessian --help)
+    against finite differences of the reverse-mode gradient, with the same
+    rule, statuses and exit codes; --expect x,y=EXPR checks a hand-written
+    second derivative.
+
+    \b
+      adiff check "x^2*y" --at x=1,y=2 --order 2 --expect x,y="2*x"
     """
     if old_nodes:
         note("adiff check --nodes is now --per-node (in adiff grad, --nodes says which node "
@@ -107,8 +120,8 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
     run = Run(fmt)
     try:
         return _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
-                      seed, ranges, expects, allow_kinks, per_node, spec, allow_any_path, report,
-                      data, reduce, delimiter, chunk_size)
+                      seed, ranges, order, expects, allow_kinks, per_node, spec, allow_any_path,
+                      report, data, reduce, delimiter, chunk_size)
     except AdiffError as exc:
         # A run that stopped on bad input or an evaluation error still leaves a
         # report: the cases that finished, and the error as a testcase.
@@ -122,9 +135,16 @@ def check(expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples,
 
 
 def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, samples, seed,
-           ranges, expects, allow_kinks, per_node, spec, allow_any_path, report, data, reduce,
-           delimiter, chunk_size):
-    from autodiff_cli.check.cases import Case, CaseRun, check_samples, parse_expect, parse_ranges
+           ranges, order, expects, allow_kinks, per_node, spec, allow_any_path, report, data,
+           reduce, delimiter, chunk_size):
+    from autodiff_cli.check.cases import (
+        COMPLEX_ORDER2,
+        Case,
+        CaseRun,
+        check_samples,
+        parse_expect,
+        parse_ranges,
+    )
     from autodiff_cli.documents.check import check_document
     from autodiff_cli.render.progress import PointProgress
 
@@ -132,6 +152,17 @@ def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, sa
     loaded = data_settings(data, reduce, delimiter, chunk_size)
     if samples is not None:
         check_samples(samples)
+    if order == 2:
+        if method == "complex":
+            raise InputError("--method complex is not available with --order 2",
+                             hint=COMPLEX_ORDER2)
+        if per_node:
+            raise InputError("--per-node checks first derivatives node by node; it cannot be "
+                             "combined with --order 2")
+        if loaded is not None:
+            raise InputError("--order 2 cannot be combined with --data",
+                             hint="check the second derivatives of one row's formula at points "
+                                  "(--at, --samples)")
     if loaded is not None:
         others = [name for name, v in (("--spec", spec), ("--samples", samples), ("--seed", seed),
                                        ("--range", ranges), ("--expect", expects),
@@ -147,7 +178,7 @@ def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, sa
             raise InputError("--spec runs the cases of a file: give EXPR, -f, --at, --wrt, "
                              "--range and --expect in the file, not on the command line")
         return _run_spec(run, spec, fmt, max_size, settings, samples, seed, allow_kinks, per_node,
-                         allow_any_path, report)
+                         allow_any_path, report, order)
     if allow_any_path:
         raise InputError("--allow-any-path is for the file = \"...\" entries of a --spec file")
     if ranges and samples is None:
@@ -155,15 +186,17 @@ def _check(run, expr, file, at, fmt, max_size, wrt, method, step, rtol, atol, sa
     if seed is not None and samples is None:
         raise InputError("--seed needs --samples N")
     problem = Problem(expr, file, at, max_size, warn_unused=False)
+    order = order or 1
     case = Case(source=problem.source, points=[problem.at], samples=samples,
                 seed=0 if seed is None else seed, ranges=parse_ranges(ranges),
-                expect=parse_expect(expects), wrt=None if wrt is None else problem.wrt(wrt),
-                settings=settings, allow_kinks=allow_kinks, nodes=per_node, max_size=max_size)
+                expect=parse_expect(expects, order), wrt=None if wrt is None else problem.wrt(wrt),
+                settings=settings, allow_kinks=allow_kinks, nodes=per_node, max_size=max_size,
+                order=order)
     progress = PointProgress(case.samples or 1)
     try:
         case_run = CaseRun(case, progress, warn, graph=problem.graph)
         problem.warn_unused(case_run.result.used)
-        _note_cost(case_run, settings.method)
+        _note_cost(case_run, settings.method, order=order)
         doc = check_document(settings, single=True, case=case)
         run.emit(doc, run.single(case_run), report, progress)
     finally:
@@ -205,7 +238,7 @@ def _check_data(run, expr, file, at, fmt, max_size, wrt, settings, allow_kinks: 
     return 0 if doc["ok"] else 1
 
 
-def _note_cost(case_run, method: str, where: str = "") -> None:
+def _note_cost(case_run, method: str, where: str = "", order: int = 1) -> None:
     """State the cost of the finite differences up front, when it is large."""
     points, inputs, per_input = case_run.cost()
     evaluations = EVALUATIONS[method]
@@ -215,8 +248,11 @@ def _note_cost(case_run, method: str, where: str = "") -> None:
     parts = ([f"{points:,} points"] if points > 1 else []) + [
         f"{evaluations}", f"{inputs:,} input{'s' if inputs != 1 else ''}",
         f"~{per_input:,.0f} node{'s' if round(per_input) != 1 else ''} each"]
-    note(f"check{where}: " + " × ".join(parts) + f" = {total:,} node evaluations ({method}; "
-         "a comparison that fails is re-examined at a few times that)")
+    # with --order 2 each perturbation takes the whole gradient: the nodes above the input,
+    # then a backward pass over the graph (``CaseRun.cost``)
+    what = "; each a whole gradient" if order == 2 else ""
+    note(f"check{where}: " + " × ".join(parts) + f" = {total:,} node evaluations ({method}"
+         f"{what}; a comparison that fails is re-examined at a few times that)")
 
 
 def _warn_outcome(doc: dict) -> None:
@@ -387,14 +423,14 @@ class JUnit:
 # ---------------------------------------------------------------- spec files
 
 def _run_spec(run, path, fmt, max_size, settings, samples, seed, allow_kinks, per_node,
-              allow_any_path, report):
+              allow_any_path, report, order=None):
     from autodiff_cli.check.cases import load_spec
     from autodiff_cli.documents.check import check_document
     from autodiff_cli.render.progress import PointProgress
 
     defaults = {"method": settings.method, "rtol": settings.rtol, "atol": settings.atol,
                 "step": settings.step, "samples": samples, "seed": seed,
-                "allow_kinks": allow_kinks or None, "nodes": per_node or None}
+                "allow_kinks": allow_kinks or None, "nodes": per_node or None, "order": order}
     defaults = {k: v for k, v in defaults.items() if v is not None}
     cases, shared = load_spec(path, defaults, max_size, allow_any_path)
     method = shared.get("method")
@@ -437,7 +473,7 @@ def _spec_points(run, cases, path: str, progress):
             _show_error(result, path)
             continue
         run.results.append(case_run.result)
-        _note_cost(case_run, case.settings.method, f" case {n}")
+        _note_cost(case_run, case.settings.method, f" case {n}", case.order)
         try:
             for point in case_run:
                 yield run.count(case, case_run.graph, point)

@@ -31,6 +31,10 @@ from autodiff_cli.errors import AdiffError
 KEEP_POINTS = 2_000
 KEEP_FAILING = 1_000
 
+#: What an order-2 check compares, in words (the document's "of").
+SECOND_OF = ("the Hessian (forward-over-reverse) against finite differences of the reverse-mode "
+             "gradient: entry x,y is the derivative of df/dx along y")
+
 #: How each method estimates, in words (the steps are numeric's).
 METHOD_TEXT = {
     "central": f"central differences, h = cbrt(eps)·max(1, |x|) ≈ {CENTRAL_STEP:.3g}·max(1, |x|)",
@@ -44,10 +48,11 @@ METHOD_TEXT = {
 
 # ---------------------------------------------------------------- points
 
-def comparison_fields(estimates: list[Estimate]) -> dict:
-    """The per-input fields of a `check` point: reverse mode, the estimate, errors, verdict."""
+def comparison_fields(estimates: list[Estimate], key: str = "gradient") -> dict:
+    """The per-input fields of a `check` point: reverse mode, the estimate, errors, verdict
+    (``key`` "hessian": the second derivatives of an order-2 point, by "x,y")."""
     doc = {
-        "gradient": {e.name: num(e.ad) for e in estimates},
+        key: {e.name: num(e.ad) for e in estimates},
         "numeric": {e.name: num(e.fd) for e in estimates},
         "abs_error": {e.name: num(e.abs_error) for e in estimates},
         "rel_error": {e.name: num(e.rel_error) for e in estimates},
@@ -72,7 +77,12 @@ def point_document(case, graph, point) -> dict:
         doc["name"] = case.name
     doc["at"] = point.at
     doc["value"] = num(point.value)
-    doc.update(comparison_fields(point.estimates))
+    if point.order == 2:
+        doc["order"] = 2
+        doc["gradient"] = {name: num(g) for name, g in point.gradient.items()}
+        doc.update(comparison_fields(point.estimates, "hessian"))
+    else:
+        doc.update(comparison_fields(point.estimates))
     doc["status"] = point.status  # with the verdicts on --expect
     if point.expected:
         names = [e.name for e in point.estimates if e.name in point.expected]
@@ -105,9 +115,14 @@ def worst_entry(worst) -> dict | None:
 
 def _input_entry(p, index: int, e) -> dict:
     name = e.name
-    out = {"case": index, "input": name, "status": p.status[name], "at": p.at,
-           "gradient": num(e.ad), "numeric": num(e.fd), "abs_error": num(e.abs_error),
-           "rel_error": num(e.rel_error), "tolerance": num(e.tolerance)}
+    out = {"case": index, "input": name, "status": p.status[name], "at": p.at}
+    if p.order == 2:
+        out["order"] = 2
+        out["hessian"] = num(e.ad)
+    else:
+        out["gradient"] = num(e.ad)
+    out.update({"numeric": num(e.fd), "abs_error": num(e.abs_error),
+                "rel_error": num(e.rel_error), "tolerance": num(e.tolerance)})
     if p.name:
         out["name"] = p.name
     if name in p.expected:
@@ -134,19 +149,23 @@ def failing_entries(points, limit: int) -> list[dict]:
 def failure_text(w: dict) -> str:
     """One paragraph for a failing input: where, both values, errors, tolerance."""
     at = ", ".join(f"{k}={_short(v)}" for k, v in w["at"].items())
-    head = f"{w['input']} at ({at})"
+    second = w.get("order") == 2
+    head = f"{'d²f/d' + 'd'.join(w['input'].split(',')) if second else w['input']} at ({at})"
     status, note = w["status"], w.get("note", "")
     tolerance = f"tolerance {_short(w['tolerance'])}"
+    ours, ad = ("the Hessian", w["hessian"]) if second else ("reverse mode", w["gradient"])
     if status == "expect-mismatch":
         err = w.get("expect_abs_error")
-        size = f"; |expected - reverse mode| = {_short(err)} > {tolerance}" if err is not None else ""
-        return f"{head}: wrong expected derivative: {note}{size}"
+        size = f"; |expected - {ours}| = {_short(err)} > {tolerance}" if err is not None else ""
+        wrong = "wrong expected second derivative" if second else "wrong expected derivative"
+        return f"{head}: {wrong}: {note}{size}"
     if status == "kink":
         return f"{head}: not differentiable at this point (an op sits on its kink); " \
-               f"reverse mode {_short(w['gradient'])}, numeric {_short(w['numeric'])}"
-    values = f"reverse mode {_short(w['gradient'])}, numeric {_short(w['numeric'])}"
+               f"{ours} {_short(ad)}, numeric {_short(w['numeric'])}"
+    values = f"{ours} {_short(ad)}, numeric {_short(w['numeric'])}"
     errors = f"abs error {_short(w['abs_error'])}, rel error {_short(w['rel_error'])}"
-    what = {"mismatch": "reverse mode disagrees with finite differences",
+    what = {"mismatch": f"{ours} disagrees with finite differences"
+                        + (" of the gradient" if second else ""),
             "inconclusive": "inconclusive", "unavailable": "no numeric estimate"}.get(status, status)
     text = f"{head}: {what}: {values}; {errors}; {tolerance} ({RULE})"
     return text + (f"; {note}" if note else "")
@@ -170,6 +189,9 @@ def check_document(settings, single: bool, case=None, spec_path: str | None = No
     if settings.step is not None:
         doc["step"] = settings.step
     if single:
+        if case.order == 2:
+            doc["order"] = 2
+            doc["of"] = SECOND_OF
         doc["expression"] = case.source
         if case.samples is not None:
             doc["samples"] = case.samples
@@ -200,7 +222,7 @@ def suite_entry(r) -> dict:
     # never echoed for a case that failed to load (a secret, a binary).
     shown = r.case.source if r.error is None or r.case.file is None else None
     entry = {"name": r.case.name, "expression": shown, "ok": r.ok,
-             "method": r.case.settings.method if loaded else None,
+             "method": r.case.settings.method if loaded else None, "order": r.case.order,
              "rtol": rtol if loaded else None, "atol": atol if loaded else None,
              "points": r.count, "skipped": r.skipped_count}
     if r.case.file is not None:

@@ -35,9 +35,12 @@ def iter_rows(doc: dict):
         # kept points carry their number within the case (a table keeps a subset of them)
         index = p.get("index") or counter.get(case, 0) + 1
         counter[case] = index
+        second = p.get("order") == 2
+        derivatives = p["hessian"] if second else p["gradient"]
         for name, status in p["status"].items():
             row = {"case": case, "point": index, "at": p["at"], "input": name,
-                   "status": status, "gradient": p["gradient"][name],
+                   "order": 2 if second else 1,
+                   "status": status, "gradient": derivatives[name],
                    "numeric": p["numeric"][name], "abs_error": p["abs_error"][name],
                    "rel_error": p["rel_error"][name], "tolerance": p["tolerance"][name],
                    "step": p["step"][name], "method": p["methods"][name],
@@ -168,11 +171,14 @@ def _check_grid(doc: dict, shown: list[dict], digits: int, title: str):
 
     expected = any("expected" in r for r in shown)
     several = doc["summary"]["points"] > 1
+    orders = {r["order"] for r in shown}
+    ours = "reverse mode" if orders == {1} else sym("∂²f (exact)") if orders == {2} else \
+        "derivative"
     headers = (["case"] if "suite" in doc else []) + (["#", "point"] if several else []) \
-        + ["input", "reverse mode", "numeric"] + (["expected"] if expected else []) \
+        + ["input", ours, "numeric"] + (["expected"] if expected else []) \
         + ["abs err", "rel err", "tolerance", "status"]
     kinds = {"case": TEXT, "#": NUM, "point": LIST, "input": TEXT, "status": KEY}
-    styles = {"reverse mode": "bold", "#": "dim"}
+    styles = {ours: "bold", "#": "dim"}
     drops = {"rel err": 1, "tolerance": 2, "point": 3}
     grid = Grid(sym(title), compact=True)
     for h in headers:
@@ -186,7 +192,7 @@ def _check_grid(doc: dict, shown: list[dict], digits: int, title: str):
             "#": "" if same else str(row["point"]),
             "point": "" if same else _point_text(row["at"], 200),
             "input": safe(row["input"]),
-            "reverse mode": format_number(row["gradient"], digits),
+            ours: format_number(row["gradient"], digits),
             "numeric": format_number(row["numeric"], digits),
             "expected": format_number(row.get("expected"), digits) if "expected" in row else "",
             "abs err": format_number(row["abs_error"], 2),
@@ -221,9 +227,10 @@ def _suite_table(doc: dict):
     from autodiff_cli.render.table import KEY, NUM, TEXT, Grid
 
     grid = Grid(f"Spec {safe(doc['spec'])}", compact=True)
-    for col in ("case", "method", "rtol", "atol", "points", "skipped", "gradients ok", "result"):
+    counted = "gradients ok" if _suite_orders(doc) == {1} else "derivatives ok"
+    for col in ("case", "method", "rtol", "atol", "points", "skipped", counted, "result"):
         grid.column(col, NUM if col in ("rtol", "atol", "points", "skipped") else
-                    TEXT if col == "case" else KEY, justify="left" if col == "gradients ok" else None)
+                    TEXT if col == "case" else KEY, justify="left" if col == counted else None)
     for entry in doc["suite"]:
         if "error" in entry:
             # the message, with its caret block, is on stderr
@@ -233,7 +240,10 @@ def _suite_table(doc: dict):
             s = entry["summary"]
             ok = f"{s['ok']}/{s['gradients']}"
             result = (sym("✓ pass"), "green") if entry["ok"] else (sym("✗ FAIL"), "bold red")
-        grid.row(safe(entry["name"]), safe(entry["method"]) if entry["method"] else sym("—"),
+        method = safe(entry["method"]) if entry["method"] else sym("—")
+        if entry.get("order") == 2 and entry["method"]:
+            method += ", order 2"
+        grid.row(safe(entry["name"]), method,
                  format_number(entry["rtol"]), format_number(entry["atol"]), str(entry["points"]),
                  str(entry["skipped"]), ok, result)
     return grid
@@ -274,8 +284,21 @@ def _kinks(doc: dict) -> list[str]:
     return out
 
 
+def _suite_orders(doc: dict) -> set:
+    """The orders of the cases of a spec's run that could be read ({1} when none could)."""
+    return {e.get("order", 1) for e in doc["suite"] if e.get("method")} or {1}
+
+
 def _rule_text(doc: dict) -> str:
     if "suite" in doc:
+        orders = _suite_orders(doc)
+        if 2 in orders:
+            what = "a second derivative" if orders == {2} else "a derivative"
+            return (f"{what} agrees when |ad − fd| ≤ atol + rtol·|fd|, with each case's method "
+                    "and tolerances (order 2: the Hessian against finite differences of the "
+                    "reverse-mode gradient); a failed comparison is re-examined (Richardson"
+                    + (")" if orders == {2} else ", complex step for gradients)")
+                    + " before it counts")
         return ("a gradient agrees when |ad − fd| ≤ atol + rtol·|fd|, with each case's method "
                 "and tolerances; a failed comparison is re-examined (Richardson, complex step) "
                 "before it counts")
@@ -284,6 +307,11 @@ def _rule_text(doc: dict) -> str:
     method = METHOD_TEXT.get(doc["method"], doc["method"])
     if "step" in doc:
         method = f"{doc['method']}, h = {format_number(doc['step'], 3)}"
+    if doc.get("order") == 2:
+        return (f"the Hessian against {method}, of the reverse-mode gradient (entry x,y: "
+                f"d(df/dx) along y); agree when |ad − fd| ≤ {format_number(doc['atol'])} + "
+                f"{format_number(doc['rtol'])}·|fd|; a failed comparison is re-examined "
+                "(Richardson) before it counts")
     return (f"{method}; agree when |ad − fd| ≤ {format_number(doc['atol'])} + "
             f"{format_number(doc['rtol'])}·|fd|; a failed comparison is re-examined "
             "(Richardson, complex step) before it counts")
@@ -295,13 +323,20 @@ def _verdict(doc: dict):
     s = doc["summary"]
     points = f"{s['points']} point{'s' if s['points'] != 1 else ''}"
     skipped = f", {doc['skipped']} skipped (outside the domain)" if doc["skipped"] else ""
+    if "suite" in doc:
+        orders = _suite_orders(doc)
+        word = "second derivative" if orders == {2} else "derivative" if 2 in orders \
+            else "gradient"
+    else:
+        word = "second derivative" if doc.get("order") == 2 else "gradient"
+    many = f"{word}s"
     if doc["ok"]:
         kinks = f" ({s['kink']} at a kink, allowed)" if s.get("kink") else ""
-        return Text(f"OK: {s['ok']} of {s['gradients']} gradients agree{kinks} at "
+        return Text(f"OK: {s['ok']} of {s['gradients']} {many} agree{kinks} at "
                     f"{points}{skipped}.", style="bold green")
     bad = {k: v for k, v in s.items() if k not in ("points", "gradients", "ok") and v}
     counts = ", ".join(f"{v} {k}" for k, v in bad.items())
-    total = f"{s['gradients']} gradient{'s' if s['gradients'] != 1 else ''}"
+    total = f"{s['gradients']} {word}{'s' if s['gradients'] != 1 else ''}"
     text = Text(f"FAILED: {counts} (of {total}) at {points}{skipped}." if counts else "FAILED.",
                 style="bold red")
     w = doc.get("worst")
