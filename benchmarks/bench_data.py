@@ -1,26 +1,32 @@
-"""Benchmark of issue 6: the logistic loss summed over a data file, adiff against NumPy by hand.
+"""Benchmark of issues 6 and 14: the logistic loss summed over a data file -- adiff on CSV and on
+Parquet against the same gradient written by hand in NumPy.
 
-Every figure comes from whole fresh processes, run in alternating order
-(round r runs adiff first when r is even, the hand-written NumPy job first
-when it is odd), and is the median over the rounds; the load average is
-recorded beside each run, because the machine may be shared. Data files are
-generated once into the git-ignored ``benchmarks/data/`` (gen_logistic_csv.py,
-seeded); results go to ``benchmarks/results/bench-data-<time>.{json,txt}``.
+Every figure comes from whole fresh processes, run in rotating order (round r starts with
+job r mod k), and is the median over the rounds; the load average is recorded beside each
+run, because the machine may be shared. Data files are generated into a temporary folder
+under /tmp (gen_logistic_csv.py, seeded; the Parquet file holds the same rows, converted by
+Arrow) and deleted at the end (``--keep`` keeps them in ``benchmarks/data/``); results go to
+``benchmarks/results/bench-data-<time>.{json,txt}``.
 
-    python benchmarks/bench_data.py                         # 10^4, 10^6, 10^7 rows
-    python benchmarks/bench_data.py --sizes 10000,1000000 --rounds 3 --no-chunks
+    python benchmarks/bench_data.py                         # 10^4, 10^6, 10^7 rows, 5 rounds
+    python benchmarks/bench_data.py --sizes 10000,1000000 --rounds 3 --no-sweep --no-first-call
 
-Jobs (both print the value and the gradient of the summed loss; they are
-compared to 1e-9 relative):
+Jobs (all but the read-only ones print the value and the gradient of the summed loss; they
+are compared to 1e-9 relative):
 
-* ``adiff``: ``adiff grad LOSS --data F --at t0=..,t1=..,t2=.. --format plain --no-check``
-  (the default chunk size), wall, CPU and peak RSS of the process;
-* ``numpy``: ``python bench_data.py --hand F``: ``numpy.loadtxt`` of the whole
-  file, then the loss and its gradient written by hand (p - y times the inputs).
+* ``adiff csv`` / ``adiff parquet``: ``adiff grad LOSS --data F --at t0=..,t1=..,t2=..
+  --format plain --no-check`` (the default chunk size): wall, CPU and peak RSS of the process;
+* ``numpy``: ``python bench_data.py --hand F``: ``numpy.loadtxt`` of the whole CSV, then the
+  loss and its gradient written by hand (p - y times the inputs);
+* ``read csv`` / ``read parquet``: ``python bench_data.py --read F``: adiff's reader alone
+  (``DataFile(F).chunks``), no evaluation -- where the time of the two formats differs;
+* first call (``--first-call``): a fresh process reads the 10^6-row CSV with
+  ``pyarrow.csv.read_csv`` once, ``ReadOptions(use_threads=True)`` against ``False``
+  (a CLI makes one call per process, so the thread pool's start-up counts).
 
-Targets (issue 6): adiff ≤ 2× NumPy end to end at 10^6 rows; peak memory at
-10^7 rows bounded by the chunk size, not the file (``--chunk-size`` sweep at
-the largest size, and the same chunk size at 10^6 and 10^7); time linear in rows.
+Targets (issue 14): adiff ≤ 1.0× NumPy end to end at 10^6 rows (CSV, reading included);
+Parquet ≤ 0.4× the CSV time at 10^7 rows; peak memory bounded by the chunk size, not the file
+(peak RSS at 10^6 and 10^7 rows; a ``--chunk-size`` sweep at the largest size).
 """
 
 from __future__ import annotations
@@ -37,7 +43,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE / "data"
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
@@ -47,7 +52,7 @@ SIZES = (10_000, 1_000_000, 10_000_000)
 CHUNKS = (10_000, 100_000, 1_000_000)
 
 
-# ---------------------------------------------------------------- the hand-written job
+# ---------------------------------------------------------------- the jobs run in a child
 
 def hand(path: str) -> None:
     """The same gradient written by hand in NumPy, CSV load included."""
@@ -61,6 +66,32 @@ def hand(path: str) -> None:
     r = p - y
     sums = [loss, r.sum(), (r * x1).sum(), (r * x2).sum()]
     print("\n".join(f"{k}\t{float(v)!r}" for k, v in zip(("value", "t0", "t1", "t2"), sums)))
+
+
+def read_only(path: str) -> None:
+    """adiff's reader alone: every chunk of the three columns, summed (no evaluation)."""
+    from autodiff_cli.data.reader import DataFile
+
+    rows, total = 0, 0.0
+    for chunk in DataFile(path).chunks(["x1", "x2", "y"]):
+        rows += chunk.rows
+        total += float(chunk.columns["x1"].sum())
+    print(f"rows\t{rows}\nsum_x1\t{total!r}")
+
+
+def first_call(path: str, threads: str) -> None:
+    """One ``pyarrow.csv.read_csv`` of ``path`` in a fresh process, timed from the import."""
+    t0 = time.perf_counter()
+    import pyarrow as pa
+    import pyarrow.csv as csv
+
+    t1 = time.perf_counter()
+    names = ["x1", "x2", "y"]
+    table = csv.read_csv(path, read_options=csv.ReadOptions(use_threads=threads == "threads"),
+                         convert_options=csv.ConvertOptions(
+                             column_types={n: pa.float64() for n in names}))
+    t2 = time.perf_counter()
+    print(f"import\t{t1 - t0!r}\nread\t{t2 - t1!r}\nrows\t{table.num_rows}")
 
 
 # ---------------------------------------------------------------- processes
@@ -85,22 +116,42 @@ def run(cmd: list[str]) -> dict:
 
 
 def adiff_cmd(adiff: str, path: Path, chunk: int | None = None) -> list[str]:
+    """``adiff grad`` of the loss over ``path``; ``chunk``: its --chunk-size (None: default)."""
     at = ",".join(f"{k}={v}" for k, v in THETA.items())
     cmd = [adiff, "grad", LOSS, "--data", str(path), "--at", at, "--format", "plain", "--no-check"]
     return cmd + (["--chunk-size", str(chunk)] if chunk else [])
 
 
-def ensure_file(n: int) -> Path:
-    DATA.mkdir(exist_ok=True)
-    path = DATA / f"logistic-{n}.csv"
+def ensure_files(folder: Path, n: int) -> tuple[Path, Path]:
+    """The n-row CSV and the same rows as Parquet (made once per folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"logistic-{n}.csv"
     if not path.exists():
-        print(f"generating {path.name} ...", file=sys.stderr, flush=True)
+        print(f"generating {path} ...", file=sys.stderr, flush=True)
         from gen_logistic_csv import main as generate
 
         tmp = path.with_suffix(".tmp")
         generate(["--rows", str(n), "-o", str(tmp)])
         tmp.replace(path)
-    return path
+    parquet = path.with_suffix(".parquet")
+    if not parquet.exists():
+        # In a child: this process stays small, because a child's peak RSS (ru_maxrss)
+        # starts from its parent's size at the fork.
+        tmp = parquet.with_suffix(".tmp")
+        subprocess.run([sys.executable, __file__, "--to-parquet", str(path), str(tmp)], check=True)
+        tmp.replace(parquet)
+    return path, parquet
+
+
+def to_parquet(source: str, target: str) -> None:
+    """The rows of the CSV ``source`` as the Parquet file ``target`` (default row groups)."""
+    import pyarrow as pa
+    import pyarrow.csv as csv
+    import pyarrow.parquet as pq
+
+    types = {k: pa.float64() for k in ("x1", "x2", "y")}
+    table = csv.read_csv(source, convert_options=csv.ConvertOptions(column_types=types))
+    pq.write_table(table, target)
 
 
 def median(runs: list[dict], key: str) -> float:
@@ -112,65 +163,131 @@ def agree(a: dict, b: dict) -> float:
     return max(abs(a[k] - b[k]) / max(abs(a[k]), abs(b[k]), 1e-300) for k in a)
 
 
+def rounds_of(jobs: dict[str, list[str]], rounds: int) -> dict[str, list[dict]]:
+    """Each job ``rounds`` times, the order rotating so that no job always runs first."""
+    runs: dict[str, list[dict]] = {k: [] for k in jobs}
+    names = list(jobs)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            runs[name].append(run(jobs[name]))
+    return runs
+
+
+def summary(rs: list[dict]) -> dict:
+    return {"wall": median(rs, "wall"), "cpu": median(rs, "cpu"),
+            "maxrss_mib": median(rs, "maxrss_mib"), "load": median(rs, "load"), "runs": rs}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hand", metavar="FILE", help="run the hand-written NumPy job on FILE")
+    ap.add_argument("--read", metavar="FILE", help="run adiff's reader alone on FILE")
+    ap.add_argument("--first-call", nargs=2, metavar=("FILE", "MODE"),
+                    help="one pyarrow.csv.read_csv of FILE, MODE threads or single")
+    ap.add_argument("--to-parquet", nargs=2, metavar=("CSV", "PARQUET"), help=argparse.SUPPRESS)
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    ap.add_argument("--rounds", type=int, default=5, help="rounds per size (the largest: 3)")
-    ap.add_argument("--no-chunks", action="store_true", help="skip the --chunk-size sweep")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds per size")
+    ap.add_argument("--chunk", type=int, default=None,
+                    help="--chunk-size of the adiff jobs (default: adiff's default)")
+    ap.add_argument("--no-sweep", "--no-chunks", action="store_true",
+                    help="skip the --chunk-size sweep")
+    ap.add_argument("--no-first-call", action="store_true", help="skip the use_threads runs")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the data files, in benchmarks/data/ (else a folder under /tmp, "
+                         "deleted at the end)")
     ap.add_argument("--adiff", default=shutil.which("adiff") or str(Path(sys.executable).parent / "adiff"))
     args = ap.parse_args(argv)
     if args.hand:
         hand(args.hand)
         return 0
+    if args.read:
+        read_only(args.read)
+        return 0
+    if args.first_call:
+        first_call(*args.first_call)
+        return 0
+    if args.to_parquet:
+        to_parquet(*args.to_parquet)
+        return 0
+    folder = HERE / "data" if args.keep else Path(tempfile.mkdtemp(prefix="adiff-bench-data-",
+                                                                   dir="/tmp"))
+    try:
+        return measure(args, folder)
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(args, folder: Path) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     python = sys.executable
     report = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+              "chunk": args.chunk,
               "python": sys.version.split()[0], "loss": LOSS, "theta": THETA, "sizes": {}}
     lines = []
+
+    def say(text: str) -> None:
+        lines.append(text)
+        print(text, flush=True)
+
     for n in sizes:
-        path = ensure_file(n)
-        rounds = min(args.rounds, 3) if n >= 10_000_000 else args.rounds
-        jobs = {"adiff": adiff_cmd(args.adiff, path), "numpy": [python, __file__, "--hand", str(path)]}
-        runs: dict[str, list[dict]] = {k: [] for k in jobs}
-        for r in range(rounds):
-            order = list(jobs) if r % 2 == 0 else list(reversed(jobs))
-            for name in order:
-                runs[name].append(run(jobs[name]))
-        diff = max(agree(a["result"], b["result"]) for a, b in zip(runs["adiff"], runs["numpy"]))
-        entry = {name: {"wall": median(rs, "wall"), "cpu": median(rs, "cpu"),
-                        "maxrss_mib": median(rs, "maxrss_mib"), "load": median(rs, "load"),
-                        "runs": rs} for name, rs in runs.items()}
-        entry["ratio"] = entry["adiff"]["wall"] / entry["numpy"]["wall"]
+        csv_path, parquet = ensure_files(folder, n)
+        jobs = {"adiff csv": adiff_cmd(args.adiff, csv_path, args.chunk),
+                "numpy": [python, __file__, "--hand", str(csv_path)],
+                "adiff parquet": adiff_cmd(args.adiff, parquet, args.chunk),
+                "read csv": [python, __file__, "--read", str(csv_path)],
+                "read parquet": [python, __file__, "--read", str(parquet)]}
+        runs = rounds_of(jobs, args.rounds)
+        diff = max(max(agree(a["result"], b["result"]), agree(c["result"], b["result"]))
+                   for a, b, c in zip(runs["adiff csv"], runs["numpy"], runs["adiff parquet"]))
+        entry = {name: summary(rs) for name, rs in runs.items()}
+        entry["csv_over_numpy"] = entry["adiff csv"]["wall"] / entry["numpy"]["wall"]
+        entry["parquet_over_csv"] = entry["adiff parquet"]["wall"] / entry["adiff csv"]["wall"]
+        entry["read_parquet_over_csv"] = entry["read parquet"]["wall"] / entry["read csv"]["wall"]
         entry["max_rel_diff"] = diff
-        entry["rounds"] = rounds
+        entry["rounds"] = args.rounds
         report["sizes"][str(n)] = entry
-        lines.append(f"{n:>11,} rows  adiff {entry['adiff']['wall']:7.3f} s "
-                     f"({entry['adiff']['maxrss_mib']:6.0f} MiB)   numpy {entry['numpy']['wall']:7.3f} s "
-                     f"({entry['numpy']['maxrss_mib']:6.0f} MiB)   ratio {entry['ratio']:.2f}   "
-                     f"rel diff {diff:.1e}   load {entry['adiff']['load']:.2f}   rounds {rounds}")
-        print(lines[-1], flush=True)
-    # Linear in rows: time per row above the smallest size's (start-up) time.
-    if len(sizes) >= 3:
-        base = report["sizes"][str(sizes[0])]["adiff"]["wall"]
-        per_row = {n: (report["sizes"][str(n)]["adiff"]["wall"] - base) / (n - sizes[0]) * 1e6
-                   for n in sizes[1:]}
-        report["adiff_us_per_row_above_startup"] = per_row
-        lines.append("adiff µs per row above start-up: "
-                     + ", ".join(f"{n:,}: {v:.3f}" for n, v in per_row.items()))
-        print(lines[-1], flush=True)
-    if not args.no_chunks:
+        say(f"{n:>11,} rows  adiff csv {entry['adiff csv']['wall']:6.3f} s "
+            f"({entry['adiff csv']['maxrss_mib']:4.0f} MiB)   numpy {entry['numpy']['wall']:6.3f} s "
+            f"({entry['numpy']['maxrss_mib']:4.0f} MiB)   adiff parquet "
+            f"{entry['adiff parquet']['wall']:6.3f} s ({entry['adiff parquet']['maxrss_mib']:4.0f} "
+            f"MiB)   read csv {entry['read csv']['wall']:6.3f} s   read parquet "
+            f"{entry['read parquet']['wall']:6.3f} s")
+        say(f"{'':>11}       CPU: adiff csv {entry['adiff csv']['cpu']:.3f} s   numpy "
+            f"{entry['numpy']['cpu']:.3f} s   adiff parquet {entry['adiff parquet']['cpu']:.3f} s   "
+            f"read csv {entry['read csv']['cpu']:.3f} s   read parquet "
+            f"{entry['read parquet']['cpu']:.3f} s")
+        say(f"{'':>11}       csv/numpy {entry['csv_over_numpy']:.2f}   parquet/csv "
+            f"{entry['parquet_over_csv']:.2f}   read parquet/csv "
+            f"{entry['read_parquet_over_csv']:.2f}   rel diff {diff:.1e}   load "
+            f"{entry['adiff csv']['load']:.2f}   rounds {args.rounds}")
+    if not args.no_first_call:
+        path, _ = ensure_files(folder, 1_000_000)
+        jobs = {mode: [python, __file__, "--first-call", str(path), mode]
+                for mode in ("threads", "single")}
+        runs = rounds_of(jobs, args.rounds)
+        first = {mode: {"read": statistics.median(r["result"]["read"] for r in rs),
+                        "import": statistics.median(r["result"]["import"] for r in rs),
+                        "load": median(rs, "load")} for mode, rs in runs.items()}
+        report["first_call"] = first
+        say("first pyarrow.csv.read_csv in a process, 10^6 rows: "
+            + "   ".join(f"use_threads={mode == 'threads'} {v['read']:.3f} s "
+                         f"(import {v['import']:.3f} s)" for mode, v in first.items())
+            + f"   load {first['single']['load']:.2f}")
+    if not args.no_sweep:
         big = max(sizes)
-        path = ensure_file(big)
+        csv_path, parquet = ensure_files(folder, big)
         sweep = {}
         for chunk in CHUNKS:
-            rs = [run(adiff_cmd(args.adiff, path, chunk)) for _ in range(3)]
-            sweep[chunk] = {"wall": median(rs, "wall"), "maxrss_mib": median(rs, "maxrss_mib"),
-                            "load": median(rs, "load")}
-            lines.append(f"{big:>11,} rows  --chunk-size {chunk:>9,}: {sweep[chunk]['wall']:7.3f} s, "
-                         f"peak {sweep[chunk]['maxrss_mib']:6.0f} MiB   load {sweep[chunk]['load']:.2f}")
-            print(lines[-1], flush=True)
-        report["chunk_sweep"] = {str(k): v for k, v in sweep.items()}
+            for kind, path in (("csv", csv_path), ("parquet", parquet)):
+                rs = [run(adiff_cmd(args.adiff, path, chunk)) for _ in range(3)]
+                sweep[f"{kind} {chunk}"] = {"wall": median(rs, "wall"),
+                                            "maxrss_mib": median(rs, "maxrss_mib"),
+                                            "load": median(rs, "load")}
+                s = sweep[f"{kind} {chunk}"]
+                say(f"{big:>11,} rows  {kind:>7}  --chunk-size {chunk:>9,}: {s['wall']:6.3f} s, "
+                    f"peak {s['maxrss_mib']:5.0f} MiB   load {s['load']:.2f}")
+        report["chunk_sweep"] = sweep
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
