@@ -153,8 +153,10 @@ def test_symbolic_derivatives_read_as_formulas():
     assert [str(x) for x in rules.symbolic(OPS["add"])] == ["1", "1"]
     assert [str(x) for x in rules.symbolic(OPS["logsumexp"], 2)] == ["exp((x1 - out))",
                                                                      "exp((x2 - out))"]
-    # a program: z = exp(-abs(a)); z/((1 + z)*(1 + z)), the shared z one node
-    sigmoid = rules.symbolic(OPS["sigmoid"])[0]
+    assert str(rules.symbolic(OPS["sigmoid"])[0]) == "(out * sigmoid((-a)))"
+    # a rule written as a program: z = exp(-abs(a)); z/((1 + z)*(1 + z)), the shared z one node
+    planted = OPS["sigmoid"].replace(d=("z = exp(-abs(a)); z/((1 + z)*(1 + z))",))
+    sigmoid = rules.symbolic(planted)[0]
     assert str(sigmoid) == "(exp((-abs(a))) / ((1 + exp((-abs(a)))) * (1 + exp((-abs(a))))))"
     z = sigmoid.args[0]
     assert sigmoid.args[1].args[0].args[1] is z

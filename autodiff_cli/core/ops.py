@@ -277,9 +277,10 @@ _ROWS = (
     # 1/(1 - a²) as 1/(1 - a)/(1 + a): (1 - a)(1 + a) overflows from 1.3e154.
     Op("acoth", 1, "acoth", d=("1/(1 - a)/(1 + a)",), domain="|x| > 1", expand="atanh(1/a)"),
     # machine learning
-    # s(a)·s(-a) = e^-|a|/(1 + e^-|a|)² keeps full relative precision in both tails, where
-    # out·(1 - out) would round to 0 for large a.
-    Op("sigmoid", 1, "sigmoid", d=("z = exp(-abs(a)); z/((1 + z)*(1 + z))",),
+    # out·s(-a) = s(a)·s(-a): both factors are stable sigmoids, so it keeps full relative
+    # precision in both tails, where out·(1 - out) would round to 0 for large a; and it is
+    # the textbook form adiff diff prints.
+    Op("sigmoid", 1, "sigmoid", d=("out*sigmoid(-a)",),
        expand="1/(1 + exp(-a))"),
     Op("softplus", 1, "softplus", d=("sigmoid(a)",), expand="log(1 + exp(a))"),
     Op("logsumexp", None, "logsumexp", d=rule("logsumexp", each="exp(x - out)"), min_arity=1),
