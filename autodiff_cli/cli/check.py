@@ -211,7 +211,7 @@ def _check_data(run, expr, file, at, fmt, max_size, wrt, settings, allow_kinks: 
     from autodiff_cli.check.cases import Case, CaseResult, judge_point
     from autodiff_cli.data.batch import check_gradient
     from autodiff_cli.documents.check import check_document, point_document
-    from autodiff_cli.documents.shared import data_entry
+    from autodiff_cli.documents.shared import data_entry, engine_entry
 
     if settings.method not in DATA_METHODS:
         raise InputError(f"--method {settings.method} is not available with --data: the "
@@ -233,6 +233,7 @@ def _check_data(run, expr, file, at, fmt, max_size, wrt, settings, allow_kinks: 
     doc.update(cases=[point_document(case, setup.graph, point)], **run.late())
     doc.done = True
     doc["data"] = data_entry(totals)
+    doc.update(engine_entry(totals))
     report.write(run.results)
     emit("check", doc, fmt)
     return 0 if doc["ok"] else 1

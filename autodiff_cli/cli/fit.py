@@ -186,63 +186,38 @@ def _names(spec: str) -> list[str]:
 
 
 def _setup(problem: Problem, settings: dict, spec: str | None):
-    """The formula over the rows (``batch.Setup``), with the fitted parameters: --params
-    or every variable that is not a column, each starting at its --at value or 0."""
-    try:
-        import numpy  # noqa: F401
-    except ImportError:
-        raise InputError("adiff fit needs NumPy, which is not installed",
-                         hint="pip install numpy") from None
-    from autodiff_cli.data.batch import Setup
-    from autodiff_cli.data.reader import DataFile, parse_delimiter
+    """The formula over the rows (``batch.Setup``, through ``Problem.setup``), with the
+    fitted parameters: --params or every variable that is not a column, each starting at
+    its --at value or 0."""
+    chosen: list[str] = []
 
-    if settings["path"] == "-" and (problem.expr == "-" or problem.file == "-"):
-        raise InputError("--data - reads the data from standard input, so the formula "
-                         "cannot come from there too",
-                         hint="give the formula as EXPR or with -f PATH")
-    dask = settings.get("engine") == "dask"
-    if dask:
-        from autodiff_cli.data import distributed
+    def start(data):
+        graph = problem.graph
+        variables, position, shown = graph.variables, data.position, data.shown
+        free = [n for n in variables if n not in position]
+        if spec is None:
+            names = free
+            if not names:
+                raise InputError(f"nothing to fit: every variable of the formula is a column of "
+                                 f"{shown}", hint="the parameters are the variables that are not "
+                                                  "columns, e.g. t0 in \"(y - t0)^2\"")
+        else:
+            names = _names(spec)
+            for name in names:
+                _check_param(name, graph, data, free)
+        for name in free:
+            if name not in names and name not in problem.at:
+                i = variables[name]
+                raise InputError(f"the formula needs {name!r}, which is neither a column of "
+                                 f"{shown}, nor in --params, nor bound by --at",
+                                 source=graph.source, span=(graph.starts[i], graph.ends[i]),
+                                 hint=f"add it to --params to fit it, or hold it fixed with "
+                                      f"--at {name}=...")
+        chosen.extend(names)
+        return {**{name: 0.0 for name in names}, **problem.at}, names
 
-        distributed.require()
-        distributed.check_path(settings["path"])
-    data = DataFile(settings["path"], parse_delimiter(settings["delimiter"]),
-                    settings["chunk_rows"])
-    graph = problem.graph
-    variables, position, shown = graph.variables, data.position, data.shown
-    free = [n for n in variables if n not in position]
-    if spec is None:
-        names = free
-        if not names:
-            raise InputError(f"nothing to fit: every variable of the formula is a column of "
-                             f"{shown}", hint="the parameters are the variables that are not "
-                                              "columns, e.g. t0 in \"(y - t0)^2\"")
-    else:
-        names = _names(spec)
-        for name in names:
-            _check_param(name, graph, data, free)
-    fixed = [n for n in free if n not in names]
-    for name in fixed:
-        if name not in problem.at:
-            i = variables[name]
-            raise InputError(f"the formula needs {name!r}, which is neither a column of {shown}, "
-                             "nor in --params, nor bound by --at", source=graph.source,
-                             span=(graph.starts[i], graph.ends[i]),
-                             hint=f"add it to --params to fit it, or hold it fixed with "
-                                  f"--at {name}=...")
-    at = {name: 0.0 for name in names}
-    at.update(problem.at)
-    setup = Setup(graph, at, data, settings["reduce"], names)
-    if not setup.columns:
-        columns = ", ".join(escape_controls(clip(c)) for c in data.columns[:10]) \
-            + (", ..." if len(data.columns) > 10 else "")
-        warn(f"the formula uses no column of {shown} ({columns}): every row gives the same "
-             "value")
-    if dask:
-        ctx = click.get_current_context(silent=True)
-        distributed.attach(setup, settings.get("scheduler"),
-                           None if ctx is None else ctx.call_on_close)
-    return setup, names
+    setup = problem.setup(settings, start=start)
+    return setup, chosen
 
 
 def _check_param(name: str, graph, data, free: list[str]) -> None:

@@ -58,12 +58,23 @@ def formula_options(f=None, *, formats=FORMATS, default="table"):
 
 
 def data_options(f):
-    """--data FILE and its companions --reduce, --delimiter, --chunk-size (grad, trace, check)."""
+    """--data FILE and its companions --reduce, --delimiter, --chunk-size, --engine and
+    --scheduler (grad, trace, check, fit).
+
+    --engine and --scheduler are not parameters of the command's function: their
+    callbacks keep them in ``ctx.meta`` and ``data_settings`` puts them in the settings
+    (so a command gets them without changing its signature).
+    """
+    def keep_in_meta(ctx, param, value):
+        ctx.meta[f"adiff.{param.name}"] = value
+        return value
+
     decorators = [
         click.option("--data", "data", metavar="FILE",
-                     help="Sum the formula over the rows of a CSV/TSV file with a header ('-' for "
-                          "stdin): a variable named like a column takes its value row by row; the "
-                          "others are parameters, bound by --at."),
+                     help="Sum the formula over the rows of a data file: CSV or TSV with a header "
+                          "('-' for stdin), Parquet, or a quoted glob of files ('part-*.parquet'): "
+                          "a variable named like a column takes its value row by row; the others "
+                          "are parameters, bound by --at."),
         click.option("--reduce", type=click.Choice(REDUCES), default=None,
                      help="With --data: the loss is the sum (default) or the mean over the rows."),
         click.option("--delimiter", metavar="CHAR",
@@ -73,6 +84,16 @@ def data_options(f):
                      metavar="ROWS",
                      help=f"With --data: rows evaluated at a time; memory is bounded by this "
                           f"(default {DATA_CHUNK_ROWS:,})."),
+        click.option("--engine", type=click.Choice(("numpy", "dask")), default=None,
+                     expose_value=False, callback=keep_in_meta,
+                     help="With --data: where the rows are evaluated: numpy, in this process "
+                          "(default), or dask, partition by partition (files, Parquet row groups) "
+                          "on a Dask cluster: --scheduler, else a local cluster with one worker "
+                          "per core."),
+        click.option("--scheduler", metavar="ADDRESS", default=None, expose_value=False,
+                     callback=keep_in_meta,
+                     help="With --engine dask: the address of a running Dask scheduler, e.g. "
+                          "tcp://scheduler-host:8786 (default: start a local cluster)."),
     ]
     for decorator in reversed(decorators):
         f = decorator(f)
@@ -80,15 +101,30 @@ def data_options(f):
 
 
 def data_settings(data, reduce, delimiter, chunk_size, **others) -> dict | None:
-    """The --data settings, or None without --data (where its companions are errors)."""
+    """The --data settings, or None without --data (where its companions are errors).
+
+    ``engine`` is "numpy" or "dask", ``scheduler`` the --scheduler address (or None).
+    """
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    engine, scheduler = meta.get("adiff.engine"), meta.get("adiff.scheduler")
     if data is None:
         given = [name for name, v in (("--reduce", reduce), ("--delimiter", delimiter),
-                                      ("--chunk-size", chunk_size), *others.items()) if v]
+                                      ("--chunk-size", chunk_size), ("--engine", engine),
+                                      ("--scheduler", scheduler), *others.items()) if v]
         if given:
             raise InputError(f"{given[0]} needs --data FILE")
         return None
+    if scheduler is not None:
+        if engine != "dask":
+            raise InputError("--scheduler needs --engine dask",
+                             hint=f"e.g. --engine dask --scheduler {escape_controls(clip(scheduler))}")
+        from autodiff_cli.data.distributed import check_address
+
+        scheduler = check_address(scheduler)
     return {"path": data, "reduce": reduce or "sum", "delimiter": delimiter,
-            "chunk_rows": chunk_size or DATA_CHUNK_ROWS}
+            "chunk_rows": chunk_size or DATA_CHUNK_ROWS, "engine": engine or "numpy",
+            "scheduler": scheduler}
 
 
 def wrt_option(help: str):
@@ -230,3 +266,10 @@ class FormulaCommand(click.Command):
                 exc.message += (f" If {name} is the formula, put it last, after --: "
                                 f"adiff {ctx.info_name} [OPTIONS] -- {name}")
             raise
+
+
+def outputs_option(help: str = "Take these names the program assigns as its outputs, in this "
+                                "order, instead of its last statement."):
+    """--outputs NAME,...: assigned names as the program's outputs (``Problem(select=...)``
+    reads it); the commands that take several outputs (graph, jacobian) offer it."""
+    return click.option("--outputs", "outputs", metavar="NAME,...", help=help)

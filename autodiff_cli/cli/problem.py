@@ -69,28 +69,48 @@ class Problem:
     bindings the formula does not use are warned about at once, unless
     ``warn_unused`` is off (``adiff check`` first learns what its --expect
     formulas use, then calls ``warn_unused``).
+
+    ``outputs`` says what the command can take: ``"one"`` (the default: grad, check,
+    trace, hessian, fit) refuses a program with several outputs (exit 2, naming
+    ``adiff jacobian``) before anything reads ``graph.output``; ``"several"`` (graph,
+    jacobian, diff) takes any number (``graph.outputs``, ``graph.output_names``).
+    ``select``: the --outputs value (``"r,theta"``), assigned names to take as the
+    outputs instead of the last statement.
     """
 
     def __init__(self, expr, file, at, max_size, *, expand: bool = False,
-                 warn_unused: bool = True):
+                 warn_unused: bool = True, outputs: str = "one", select: str | None = None):
         from autodiff_cli.language.bindings import parse_bindings
         from autodiff_cli.language.parser import parse
 
+        if outputs not in ("one", "several"):
+            raise ValueError(f"outputs={outputs!r}: 'one' or 'several'")
         self.expr, self.file = expr, file
         self.source = read_formula(expr, file, max_size)
         warnings: list[str] = []
-        self.graph = parse(self.source, max_size=max_size, warnings=warnings)
+        picked = None if select is None else [n.strip() for n in select.split(",") if n.strip()]
+        self.graph = parse(self.source, max_size=max_size, warnings=warnings, outputs=picked)
         self.at = parse_bindings(at)
-        self.variables = dict(self.graph.variables)  # the inputs as written (before --expand)
         for message in warnings:
             warn(message)
+        if outputs == "one" and self.graph.several:  # before anything reads graph.output
+            from autodiff_cli.language.parser import several_outputs_error
+
+            ctx = click.get_current_context(silent=True)
+            raise several_outputs_error(self.graph, f"adiff {ctx.info_name}" if ctx is not None
+                                        and ctx.info_name else "this command")
+        self.variables = dict(self.graph.variables)  # the inputs as written (before --expand)
         if warn_unused:
             self.warn_unused()
         self.expanded = expand
         if expand:
             from autodiff_cli.calculus.expand import expand as expand_graph
 
-            self.graph = expand_graph(self.graph)
+            graph = expand_graph(self.graph)
+            if len(graph.outputs) != len(self.graph.outputs):  # an expand that drops them
+                raise InputError("--expand cannot keep several outputs yet",
+                                 hint="drop --expand, or give one output")
+            self.graph = graph
 
     def warn_unused(self, used=()) -> None:
         """Warn about --at names that neither the formula nor ``used`` refers to."""
@@ -120,10 +140,17 @@ class Problem:
 
     # ------------------------------------------------------------ --data
 
-    def setup(self, settings: dict, wrt: list[str] | None = None):
+    def setup(self, settings: dict, wrt: list[str] | None = None, *, start=None):
         """The formula over the rows of the --data file (``batch.Setup``): which
         variables are columns, which are parameters; ``wrt``: the parameters to
-        differentiate by (default all). Warns when the formula uses no column."""
+        differentiate by (default all). Warns when the formula uses no column.
+        ``start(data)``, when given, is asked once the file is open (its columns known)
+        for the point and the parameters: ``(at, wrt)`` (``adiff fit``'s --params).
+
+        With ``settings["engine"] == "dask"`` the passes run on a Dask cluster
+        (``distributed.DaskEngine``: ``settings["scheduler"]``, else a local
+        cluster started at the first pass), which stops when the command ends.
+        """
         try:
             import numpy  # noqa: F401
         except ImportError:
@@ -136,14 +163,26 @@ class Problem:
             raise InputError("--data - reads the data from standard input, so the formula "
                              "cannot come from there too",
                              hint="give the formula as EXPR or with -f PATH")
+        if settings.get("engine") == "dask":
+            from autodiff_cli.data import distributed
+
+            distributed.require()
+            distributed.check_path(settings["path"])
         data = DataFile(settings["path"], parse_delimiter(settings["delimiter"]),
                         settings["chunk_rows"])
-        setup = Setup(self.graph, self.at, data, settings["reduce"], wrt)
+        at = self.at
+        if start is not None:
+            at, wrt = start(data)
+        setup = Setup(self.graph, at, data, settings["reduce"], wrt)
         if not setup.columns:
             columns = ", ".join(escape_controls(clip(c)) for c in data.columns[:10]) \
                 + (", ..." if len(data.columns) > 10 else "")
             warn(f"the formula uses no column of {data.shown} ({columns}): every row gives the "
                  "same value")
+        if settings.get("engine") == "dask":
+            ctx = click.get_current_context(silent=True)
+            distributed.attach(setup, settings.get("scheduler"),
+                               None if ctx is None else ctx.call_on_close)
         return setup
 
 

@@ -43,7 +43,13 @@ TRACE_EXAMPLE_ROWS = 1000
 
 class Setup:
     """A formula, its parameters and a data file: which variables are columns, which
-    nodes vary row by row, and which need a gradient."""
+    nodes vary row by row, and which need a gradient.
+
+    ``engine`` evaluates the passes: None for this process (chunk by chunk), or a
+    ``distributed.DaskEngine`` (``--engine dask``), which ``Problem.setup`` sets.
+    """
+
+    engine = None
 
     def __init__(self, graph: Graph, at: dict[str, float], data: DataFile, reduce: str = "sum",
                  wrt: list[str] | None = None):
@@ -98,8 +104,31 @@ class Setup:
                 needs[i] = not varies[i]
         self.varies, self.needs = varies, needs
 
+    def __getstate__(self):
+        """Pickled for the Dask workers: the formula and the roles of its variables, not
+        the data file (a worker opens its own partition) nor the engine. The graph's ops
+        go by name (a row's compiled rules do not pickle) and are looked up again in the
+        worker's op table."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("data", "engine")}
+        graph = self.graph
+        fields = {k: getattr(graph, k) for k in Graph.__slots__ if hasattr(graph, k)}
+        fields["ops"] = [op.name for op in graph.ops]
+        state["graph"] = fields
+        return state
+
+    def __setstate__(self, state):
+        from autodiff_cli.core.ops import OPS
+
+        fields = state.pop("graph")
+        graph = Graph.__new__(Graph)
+        for k, v in fields.items():
+            setattr(graph, k, v)
+        graph.ops = [OPS[name] for name in fields["ops"]]
+        self.__dict__.update(state, graph=graph, data=None)
+
     def row_text(self, chunk, r: int) -> str:
-        return f"row {chunk.first + r + 1:,} of {self.data.shown}, line {chunk.line + r:,}"
+        """Where row ``r`` of ``chunk`` is: ``row 4 of d.csv, line 5`` (its own file's)."""
+        return chunk.row_text(r)
 
     def initial(self, at: dict[str, float]) -> list:
         values: list = [0.0] * len(self.graph)
@@ -132,6 +161,8 @@ class Totals:
     kink_rows: dict = field(default_factory=dict)  # node -> [rows, first row text]
     examples: dict | None = None
     noise: float = 0.0
+    engine: str | None = None  # "dask" when the partitions ran on a Dask cluster
+    partitions: int | None = None  # how many, then
 
     @property
     def at(self) -> dict[str, float]:
@@ -191,6 +222,73 @@ def _refuse_constant_columns(graph: Graph, data: DataFile) -> None:
 
 
 # ---------------------------------------------------------------- a pass over the data
+#
+# A pass is a scan of chunks into a ``Partial`` (the sums of those chunks), then
+# ``finish``: the partials combined into a ``Totals``. The one-process engine scans
+# every chunk of the file into one partial; the Dask engine (``data.distributed``)
+# scans each partition on a worker and combines the partials here, with the same
+# code. Value and gradients are kept as each chunk's sum and added up with
+# ``math.fsum`` (correctly rounded, so the order of the partials does not matter),
+# the per-node sums of ``details``/``edges`` with compensated (two-sum) addition.
+
+class Pass:
+    """What a pass computes (picklable: the Dask engine sends it to the workers)."""
+
+    __slots__ = ("details", "edges", "per_example", "noise", "value_only")
+
+    def __init__(self, details: bool = False, edges: bool = False, per_example: int = 0,
+                 noise: bool = False, value_only: bool = False):
+        self.details, self.edges, self.per_example = details, edges, per_example
+        self.noise, self.value_only = noise, value_only
+
+    def __getstate__(self):
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __setstate__(self, state):
+        for k, v in zip(self.__slots__, state):
+            setattr(self, k, v)
+
+    @property
+    def sums(self) -> bool:
+        """Per-node sums are kept (tables, trace, the noise estimate)."""
+        return self.details or self.edges or self.noise
+
+
+class Partial:
+    """The sums of some chunks of a pass: each chunk's value and gradient sums (kept
+    apart, for ``math.fsum``), and with ``Pass.sums`` per-node compensated sums
+    (``hi`` + ``lo``), the kinks' rows and, with ``per_example``, the rows themselves
+    (None once there are more than asked for)."""
+
+    def __init__(self, n: int, params: list[str], opts: Pass):
+        self.rows = 0
+        self.value_parts: list[float] = []
+        self.grad_parts: dict[str, list[float]] = {name: [] for name in params}
+        self.kink_rows: dict = {}  # node -> [rows, first row text]
+        self.noise = 0.0
+        self.examples = None
+        self.too_many = False  # more rows than --per-example lists
+        if opts.sums:
+            self.values, self.values_lo = [0.0] * n, [0.0] * n  # varying: summed; shared: v
+            self.grads, self.grads_lo = [0.0] * n, [0.0] * n
+            self.local: list = [None] * n
+            self.edges: dict = {}  # (node, position) -> [hi, lo]
+        if opts.per_example:
+            self.examples = []  # a dict of whole columns per chunk (``_examples``)
+
+
+def _add(hi: list, lo: list, i: int, x: float) -> None:
+    """hi[i] + lo[i] += x, compensated (Knuth's two-sum): the rounding error goes to lo."""
+    h = hi[i]
+    s = h + x
+    b = s - h
+    lo[i] += (h - (s - b)) + (x - b)
+    hi[i] = s
+
+
+def _result(hi: float, lo: float) -> float:
+    return hi + lo if math.isfinite(hi) else hi
+
 
 def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example: int = 0,
         examples_or_error: bool = True, noise: bool = False, progress=None) -> Totals:
@@ -199,75 +297,124 @@ def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example
     ``details``: every node's summed value and gradient (for tables and JSON);
     ``edges``: every edge's summed contribution (for trace); ``per_example``:
     at most this many rows get their own value and gradient (more is an error, or
-    with ``examples_or_error`` off, no rows are listed).
+    with ``examples_or_error`` off, no rows are listed). ``progress(rows)`` is
+    called as rows are done. On the Dask engine (``setup.engine``) the partitions
+    are scanned on the cluster and combined here, to the same numbers.
     """
-    graph, data = setup.graph, setup.data
+    opts = Pass(details, edges, per_example, noise)
+    engine = setup.engine
+    if engine is not None and engine.covers(setup):
+        partials = engine.scan(setup, setup.at, opts, progress)
+    else:
+        engine = None
+        partials = [scan(setup, setup.data.chunks(setup.columns), setup.at, opts, progress,
+                         too_many="error" if examples_or_error else "drop")]
+    t = finish(setup, partials, opts, examples_or_error)
+    if engine is not None:
+        t.engine, t.partitions = engine.name, len(partials)
+    return t
+
+
+def scan(setup: Setup, chunks, at: dict[str, float], opts: Pass, progress=None,
+         too_many: str = "flag") -> Partial:
+    """The sums of a pass over ``chunks`` at the parameters ``at``.
+
+    ``too_many``: what happens when there are more rows than ``opts.per_example``:
+    "error" (an InputError), "drop" (no rows listed) or "flag" (``Partial.too_many``,
+    for the caller to decide: a Dask partition does not know the others' rows).
+    """
+    graph = setup.graph
     varies, needs = setup.varies, setup.needs
     out = graph.output
-    n = len(graph)
     variables = graph.variables
-    t = Totals(setup, grads=[0.0 if needs[i] else None for i in range(n)], values=[0.0] * n,
-               local=[None] * n)
-    value_parts: list[float] = []
-    grad_parts: dict[str, list[float]] = {name: [] for name in setup.params}
-    examples = {"first": [], "line": [], "value": [], "data": {c: [] for c in setup.columns},
-                "gradient": {name: [] for name in setup.params}} if per_example else None
-    base = setup.initial(setup.at)
-    for chunk in data.chunks(setup.columns):
+    p = Partial(len(graph), setup.params, opts)
+    value_parts, grad_parts = p.value_parts, p.grad_parts
+    base = setup.initial(at)
+    wrt_ids = [variables[name] for name in setup.wrt]
+    param_ids = [(variables[name], grad_parts[name]) for name in setup.params]
+    value_only, sums = opts.value_only, opts.sums
+    for chunk in chunks:
         values = list(base)
         for name in setup.columns:
             values[variables[name]] = chunk.columns[name]
         rows = chunk.rows
         locals_ = forward_array(graph, values, np, varies, needs,
-                                lambda r, c=chunk: setup.row_text(c, r))
+                                lambda r, c=chunk: setup.row_text(c, r), local=not value_only)
+        y = values[out]
+        if value_only:
+            value_parts.append(float(y.sum()) if varies[out] else y * rows)
+            p.rows += rows
+            continue
         for i, count, first in array_kinks(graph, values, np, varies):
-            entry = t.kink_rows.setdefault(i, [0, setup.row_text(chunk, first)])
+            entry = p.kink_rows.setdefault(i, [0, setup.row_text(chunk, first)])
             entry[0] += rows if count < 0 else count
         grads = backward_array(graph, locals_, np, varies, needs, rows)
-        for name in setup.wrt:
-            if not math.isfinite(grads[variables[name]]):
+        for k in wrt_ids:
+            if not math.isfinite(grads[k]):
                 _gradient_failure(setup, chunk, values, locals_)
-        y = values[out]
         value_parts.append(float(y.sum()) if varies[out] else y * rows)
-        for name in setup.params:
-            grad_parts[name].append(grads[variables[name]])
-        if details or edges or noise:
-            _accumulate(setup, t, values, locals_, grads, rows, details, edges, noise)
-        if examples is not None and t.rows + rows > per_example:
-            if examples_or_error:
-                raise InputError(f"--per-example lists every row, and {data.shown} has more than "
-                                 f"{per_example:,} rows", hint="drop --per-example for large files")
-            examples = None
-        if examples is not None:
-            _examples(setup, examples, chunk, values, locals_)
-        t.rows += rows
+        for k, parts in param_ids:
+            parts.append(grads[k])
+        if sums:
+            _accumulate(setup, p, values, locals_, grads, rows, opts)
+        if p.examples is not None:
+            if p.rows + rows > opts.per_example:
+                if too_many == "error":
+                    raise InputError(f"--per-example lists every row, and {setup.data.shown} has "
+                                     f"more than {opts.per_example:,} rows",
+                                     hint="drop --per-example for large files")
+                p.examples, p.too_many = None, True
+            else:
+                _examples(setup, p.examples, chunk, values, locals_)
+        p.rows += rows
         if progress:
-            progress(t.rows)
-    scale = 1.0 / t.rows if setup.reduce == "mean" else 1.0
-    t.value = math.fsum(value_parts) * scale
+            progress(p.rows)
+    return p
+
+
+def finish(setup: Setup, partials: list[Partial], opts: Pass, examples_or_error: bool = True):
+    """The partials of a pass (in the order of the rows) combined: a ``Totals``, or with
+    ``opts.value_only`` the summed (or mean) value."""
+    graph, data = setup.graph, setup.data
+    rows = sum(p.rows for p in partials)
+    value = math.fsum(x for p in partials for x in p.value_parts)
+    if opts.value_only:
+        return value / rows if setup.reduce == "mean" else value
+    needs = setup.needs
+    out = graph.output
+    n = len(graph)
+    t = Totals(setup, rows=rows, grads=[0.0 if needs[i] else None for i in range(n)],
+               values=[0.0] * n, local=[None] * n)
+    scale = 1.0 / rows if setup.reduce == "mean" else 1.0
+    t.value = value * scale
     if not math.isfinite(t.value):
-        raise EvalError(f"the {setup.reduce} of the formula over the {t.rows:,} rows of {data.shown} "
+        raise EvalError(f"the {setup.reduce} of the formula over the {rows:,} rows of {data.shown} "
                         "overflows a double-precision float", source=graph.source,
                         span=(graph.starts[out], graph.ends[out]))
-    t.gradient = {name: math.fsum(parts) * scale for name, parts in grad_parts.items()}
+    t.gradient = {name: math.fsum(x for p in partials for x in p.grad_parts[name]) * scale
+                  for name in setup.params}
     bad = [name for name in setup.wrt if not math.isfinite(t.gradient[name])]
     if bad:
-        raise EvalError(f"the gradient summed over the {t.rows:,} rows overflows for "
+        raise EvalError(f"the gradient summed over the {rows:,} rows overflows for "
                         f"{', '.join(bad)}")
-    if details or edges or noise:
-        t.grads = [None if g is None else g * scale for g in t.grads]
-        t.values = [v * scale if varies[i] else v for i, v in enumerate(t.values)]
-        t.edges = {k: v * scale for k, v in t.edges.items()}
-        t.noise *= scale
-    if examples is not None:
-        t.examples = {k: (np.concatenate(v) if isinstance(v, list) else
-                          {c: np.concatenate(a) for c, a in v.items()})
-                      for k, v in examples.items()}
+    for p in partials:
+        for i, (count, first) in p.kink_rows.items():
+            entry = t.kink_rows.setdefault(i, [0, first])
+            entry[0] += count
+    if opts.sums:
+        _combine(setup, t, partials, scale)
+    if opts.per_example:
+        if rows > opts.per_example or any(p.too_many for p in partials):
+            if examples_or_error:
+                raise InputError(f"--per-example lists every row, and {data.shown} has more than "
+                                 f"{opts.per_example:,} rows", hint="drop --per-example for large files")
+        else:
+            t.examples = _joined_examples(setup, [part for p in partials for part in p.examples])
     return t
 
 
-def _accumulate(setup, t: Totals, values, locals_, grads, rows, details, edges, noise) -> None:
-    """Add one chunk's per-node sums to the totals.
+def _accumulate(setup, p: Partial, values, locals_, grads, rows, opts: Pass) -> None:
+    """Add one chunk's per-node sums to the partial.
 
     A varying node's value and gradient are per row here and are summed; a shared
     node's gradient is already the sum over the chunk's rows, and adds up over chunks.
@@ -277,28 +424,78 @@ def _accumulate(setup, t: Totals, values, locals_, grads, rows, details, edges, 
     def total(x):
         return float(x.sum()) if isinstance(x, np.ndarray) else x * rows
 
+    details, noise = opts.details, opts.noise
     if details or noise:
+        p_values, p_values_lo, p_grads, p_grads_lo = p.values, p.values_lo, p.grads, p.grads_lo
         for i in range(len(inputs)):
             v, g = values[i], grads[i]
             if details:
-                t.values[i] = t.values[i] + total(v) if varies[i] else v
+                if varies[i]:
+                    _add(p_values, p_values_lo, i, total(v))
+                else:
+                    p_values[i] = v
                 if needs[i]:
-                    t.grads[i] += total(g) if varies[i] else g
+                    _add(p_grads, p_grads_lo, i, total(g) if varies[i] else g)
                 if inputs[i]:
-                    t.local[i] = None if varies[i] else locals_[i]
+                    p.local[i] = None if varies[i] else locals_[i]
             if noise and needs[i]:
-                t.noise += EPS * (total(np.abs(g * v)) if varies[i] else abs(g * v))
-    if edges:
+                p.noise += EPS * (total(np.abs(g * v)) if varies[i] else abs(g * v))
+    if opts.edges:
         # The engine's steps over this chunk; a shared node's upstream is already summed
         # over the rows, a varying node's contributions are per row and are summed here.
-        summed = t.edges
+        summed = p.edges
         for step in backward_steps(setup.graph, locals_, grads, needs):
             key = (step.node, step.position)
             c = step.contribution
-            summed[key] = summed.get(key, 0.0) + (total(c) if varies[step.node] else c)
+            pair = summed.get(key)
+            if pair is None:
+                pair = summed[key] = [0.0, 0.0]
+            _add_pair(pair, total(c) if varies[step.node] else c)
 
 
-def _examples(setup, ex, chunk, values, locals_) -> None:
+def _add_pair(pair: list, x: float) -> None:
+    """pair[0] + pair[1] += x, compensated (as ``_add``)."""
+    h = pair[0]
+    s = h + x
+    b = s - h
+    pair[1] += (h - (s - b)) + (x - b)
+    pair[0] = s
+
+
+def _combine(setup, t: Totals, partials: list[Partial], scale: float) -> None:
+    """The per-node sums of the partials, in the order of the rows, scaled (mean)."""
+    varies, needs = setup.varies, setup.needs
+    n = len(varies)
+    hi, lo = list(partials[0].values), list(partials[0].values_lo)
+    ghi, glo = list(partials[0].grads), list(partials[0].grads_lo)
+    edges = {k: list(v) for k, v in partials[0].edges.items()}
+    local = list(partials[0].local)
+    for p in partials[1:]:
+        for i in range(n):
+            if varies[i]:
+                _add(hi, lo, i, p.values[i])
+                lo[i] += p.values_lo[i]
+            elif p.rows:
+                hi[i] = p.values[i]
+            if needs[i]:
+                _add(ghi, glo, i, p.grads[i])
+                glo[i] += p.grads_lo[i]
+            if p.local[i] is not None or varies[i]:
+                local[i] = p.local[i]
+        for key, (h, x) in p.edges.items():
+            pair = edges.get(key)
+            if pair is None:
+                pair = edges[key] = [0.0, 0.0]
+            _add_pair(pair, h)
+            pair[1] += x
+    t.noise = sum(p.noise for p in partials) * scale
+    t.values = [_result(hi[i], lo[i]) * scale if varies[i] else hi[i] for i in range(n)]
+    t.grads = [_result(ghi[i], glo[i]) * scale if needs[i] else None for i in range(n)]
+    t.local = local
+    t.edges = {k: _result(h, x) * scale for k, (h, x) in edges.items()}
+
+
+def _examples(setup, ex: list, chunk, values, locals_) -> None:
     graph = setup.graph
     per_row = backward_array(graph, locals_, np, setup.varies, setup.needs, chunk.rows, per_row=True)
     rows = chunk.rows
@@ -307,13 +504,26 @@ def _examples(setup, ex, chunk, values, locals_) -> None:
         return np.asarray(x, dtype=np.float64) * np.ones(rows) if not isinstance(x, np.ndarray) \
             or x.shape != (rows,) else x
 
-    ex["first"].append(np.arange(chunk.first, chunk.first + rows))
-    ex["line"].append(np.arange(chunk.line, chunk.line + rows))
-    ex["value"].append(column(values[graph.output]))
-    for c in setup.columns:
-        ex["data"][c].append(chunk.columns[c])
-    for name in setup.params:
-        ex["gradient"][name].append(column(per_row[graph.variables[name]]))
+    ex.append({"first": np.arange(chunk.first, chunk.first + rows),
+               "line": np.arange(chunk.line, chunk.line + rows),
+               "value": column(values[graph.output]),
+               "data": {c: chunk.columns[c] for c in setup.columns},
+               "gradient": {name: column(per_row[graph.variables[name]]) for name in setup.params}})
+
+
+def _joined_examples(setup, parts: list[dict]) -> dict:
+    """The rows of every chunk, in order, as whole columns (``Totals.examples``)."""
+    if not parts:
+        empty = np.zeros(0)
+        return {"first": empty.astype(np.int64), "line": empty.astype(np.int64), "value": empty,
+                "data": {c: empty for c in setup.columns},
+                "gradient": {name: empty for name in setup.params}}
+    return {"first": np.concatenate([e["first"] for e in parts]),
+            "line": np.concatenate([e["line"] for e in parts]),
+            "value": np.concatenate([e["value"] for e in parts]),
+            "data": {c: np.concatenate([e["data"][c] for e in parts]) for c in setup.columns},
+            "gradient": {name: np.concatenate([e["gradient"][name] for e in parts])
+                         for name in setup.params}}
 
 
 def _gradient_failure(setup: Setup, chunk, values, locals_):
@@ -341,20 +551,12 @@ def _gradient_failure(setup: Setup, chunk, values, locals_):
 
 def summed_value(setup: Setup, at: dict[str, float]) -> float:
     """The sum (or mean) of the formula over the rows at the parameters ``at`` (forward only)."""
-    graph = setup.graph
-    parts, rows = [], 0
-    base = setup.initial(at)
-    for chunk in setup.data.chunks(setup.columns):
-        values = list(base)
-        for name in setup.columns:
-            values[graph.variables[name]] = chunk.columns[name]
-        forward_array(graph, values, np, setup.varies, setup.needs,
-                      lambda r, c=chunk: setup.row_text(c, r), local=False)
-        y = values[graph.output]
-        parts.append(float(y.sum()) if setup.varies[graph.output] else y * chunk.rows)
-        rows += chunk.rows
-    total = math.fsum(parts)
-    return total / rows if setup.reduce == "mean" else total
+    opts = Pass(value_only=True)
+    if setup.engine is not None and setup.engine.covers(setup):
+        partials = setup.engine.scan(setup, at, opts)
+    else:
+        partials = [scan(setup, setup.data.chunks(setup.columns), at, opts)]
+    return finish(setup, partials, opts)
 
 
 # ---------------------------------------------------------------- finite differences

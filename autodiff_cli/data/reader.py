@@ -318,6 +318,11 @@ def _read_ahead(items, depth: int = 2):
                 raise item
     finally:
         stop.set()
+        # Wait for the thread to leave Arrow: a process that exits while a thread is inside
+        # Arrow's reader can abort ("terminate called without an active exception",
+        # apache/arrow#34314). It stops at its next item; a read that blocks (a slow stdin)
+        # is not waited for beyond the timeout.
+        worker.join(timeout=5.0)
 
 
 # ---------------------------------------------------------------- the sources

@@ -13,7 +13,14 @@ from math import isfinite as _isfinite
 
 from autodiff_cli.check.numeric import ATOL, CENTRAL_STEP, RTOL, Estimate
 from autodiff_cli.documents.base import Stream, encode, num
-from autodiff_cli.documents.shared import as_result, data_entry, example_entries, kink_entries, node_entry
+from autodiff_cli.documents.shared import (
+    as_result,
+    data_entry,
+    engine_entry,
+    example_entries,
+    kink_entries,
+    node_entry,
+)
 
 
 def nodes_stream(graph, result) -> Stream:
@@ -91,6 +98,7 @@ def grad_document(graph, result, wrt: list[str], estimates: list[Estimate] | Non
     doc = {"expression": graph.source}
     if result.setup is not None:
         doc["data"] = data_entry(result)
+        doc.update(engine_entry(result))
     gradient = result.gradient
     doc["at"] = result.at
     doc["value"] = num(result.value)

@@ -113,6 +113,12 @@ def kink_entries(graph, result) -> list[dict]:
              "first": first} for i, (count, first) in sorted(rows.items())]
 
 
+def engine_entry(result) -> dict:
+    """``"engine"`` and ``"partitions"`` of a pass that ran on Dask (``--engine dask``), else {}."""
+    engine = getattr(result, "engine", None)
+    return {} if engine is None else {"engine": engine, "partitions": result.partitions}
+
+
 def data_entry(result) -> dict:
     """The data file of a pass over data: its name, rows, the columns used, delimiter, reduction."""
     setup = result.setup

@@ -13,7 +13,7 @@ step where per-row contributions flow into a value every row shares is the
 from __future__ import annotations
 
 from autodiff_cli.documents.base import Stream, num
-from autodiff_cli.documents.shared import as_result, data_entry, example_entries
+from autodiff_cli.documents.shared import as_result, data_entry, engine_entry, example_entries
 
 
 def _forward(graph, result):
@@ -65,6 +65,7 @@ def trace_document(graph, ev, expanded: bool = False) -> dict:
     doc = {"expression": graph.source, "formula": to_source(graph, "; "), "expanded": expanded}
     if result.setup is not None:
         doc["data"] = data_entry(result)
+        doc.update(engine_entry(result))
     doc["at"] = result.at
     doc["value"] = num(result.value)
     doc["output"] = f"n{graph.output}"
