@@ -44,17 +44,19 @@ def test_programs_needed_reads_picture_outputs():
     assert programs_needed(["grad", "x", "--at", "x=1"]) == []
 
 
-def test_docs_and_graph_tests_pass_without_graphviz():
+def test_docs_graph_and_c_tests_pass_without_graphviz_or_a_c_compiler():
     hidden = ("dot", "neato", "twopi", "circo", "fdp", "sfdp", "cc", "gcc")
     env = {**os.environ, "PATH": _path_without(hidden)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-         "tests/test_docs.py", "tests/test_cli_graph.py"],
+         "tests/test_docs.py", "tests/test_cli_graph.py", "tests/test_diff_formats.py"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     # the picture examples were skipped, and said why
     assert "`dot` is not installed" in done.stdout or "dot is not installed" in done.stdout, \
         done.stdout[-3000:]
+    # and the C examples of adiff diff too
+    assert "`cc` is not installed" in done.stdout, done.stdout[-3000:]
 
 
 def test_readme_development_section_lists_each_external_program():

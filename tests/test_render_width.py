@@ -25,6 +25,8 @@ DATA = ("-f", "samples/logistic_program.adiff", "--data", "samples/logistic.csv"
 COMMANDS = {
     "grad": ("grad", "-f", "samples/logistic_sigmoid.adiff", "--at", "t0=1,t1=1,x1=1,t2=2,x2=2"),
     "grad-fanout": ("grad", "-f", "samples/fanout.adiff", "--at", "x=0.123456789"),
+    "diff": ("diff", "x*y + sin(x)", "--at", "x=1,y=2"),
+    "jacobian": ("jacobian", "-f", "samples/polar.adiff", "--at", "r=2,theta=0.5"),
     "grad-data": ("grad", *DATA),
     "grad-per-example": ("grad", *DATA, "--per-example"),
     "check": ("check", "x*y + sin(x)", "--at", "x=1.2345678,y=-2.3456789"),
@@ -45,7 +47,8 @@ LEFT_OUT = re.compile(r"\(not shown for lack of width: ([^;]+);")
 #: Which JSON numbers a column holds, for the columns a narrow table may leave out.
 COLUMN_FIELDS = {"rel err": {"rel_error"}, "tolerance": {"tolerance"},
                  "local ∂node/∂input": {"local"}, "line": set(), "inputs": set(),
-                 "point": set(), "value": set(), "x1": {"data"}, "x2": {"data"}, "y": {"data"}}
+                 "point": set(), "value": set(), "x1": {"data"}, "x2": {"data"}, "y": {"data"},
+                 "check": set()}
 
 
 def run(args, width):
@@ -76,7 +79,13 @@ def _numbers(doc, kinds: set[str]):
     per_input(check, "gradient", values)
     per_input(check, "abs_error", (2,))
     per_input(check, "rel_error", (2,))
-    for n in (doc.get("nodes") or []):
+    if "jacobian" in doc:  # adiff jacobian: a value per output, a row per output
+        per_input(doc, "value", values)
+        for row in doc["jacobian"].values():
+            for v in row.values():
+                add(v, values, "jacobian")
+    nodes = doc.get("nodes")
+    for n in (nodes if isinstance(nodes, list) else []):
         add(n["value"], values, "value")
         add(n["grad"], values, "grad")
         for v in n.get("local") or []:

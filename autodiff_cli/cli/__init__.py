@@ -10,8 +10,8 @@ documents -> render -> stdout. Nothing below this package imports it.
   formula that starts with '-' is told from an option;
 * ``problem``: the one ``Problem`` every command starts from;
 * ``messages``: warnings, notes and errors on stderr;
-* ``grad``, ``check``, ``graph``, ``trace``: one module per command, each with its
-  --data branch where it has one.
+* ``grad``, ``check``, ``graph``, ``trace``, ``diff``, ``jacobian``, ``hessian``, ``fit``: one
+  module per command, each with its --data branch where it has one.
 
 ``from autodiff_cli.cli import cli, main`` is the stable entry: ``cli`` is the
 click group, ``main`` the console script's function.

@@ -184,8 +184,12 @@ def _interrupted() -> None:
 #: for no other command's imports at start-up.
 COMMANDS = {
     "check": "check:check",
+    "diff": "diff:diff",
+    "fit": "fit:fit",
     "grad": "grad:grad",
     "graph": "graph:graph",
+    "hessian": "hessian:hessian",
+    "jacobian": "jacobian:jacobian",
     "trace": "trace:trace",
 }
 
