@@ -397,6 +397,25 @@ class CaseResult:
         return self.error is None and self.tally.failing == 0
 
 
+def _expected(key: str, source: str, bound, kwargs: dict):
+    """The graph of ``--expect key=source``: one formula whose names are all bound."""
+    from autodiff_cli.language.parser import parse
+
+    try:
+        g = parse(source, **kwargs)
+    except InputError as exc:
+        exc.message = f"in --expect {key}: {exc.message}"
+        raise
+    _one_output(g, f"--expect {key}")
+    unbound = [v for v in g.variables if v not in bound]
+    if unbound:
+        i = g.variables[unbound[0]]
+        raise InputError(f"--expect {key}={source}: {unbound[0]!r} is neither an input of "
+                         "the formula nor bound with --at", source=source,
+                         span=(g.starts[i], g.ends[i]))
+    return g
+
+
 def _one_output(g, what: str) -> None:
     """An expected derivative is one formula: refuse a program with several outputs."""
     if g.several:
@@ -448,25 +467,14 @@ def prepare(case: Case, warn=None, graph=None):
         if name not in names:
             raise InputError(f"--expect {name}: {name} is not checked (--wrt {','.join(names)})",
                              hint="add it to --wrt, or drop the expectation")
-        try:
-            g = parse(source, **kwargs)
-        except InputError as exc:
-            exc.message = f"in --expect {name}: {exc.message}"
-            raise
-        _one_output(g, f"--expect {name}")
-        unbound = [v for v in g.variables if v not in bound]
-        if unbound:
-            raise InputError(f"--expect {name}={source}: {unbound[0]!r} is neither an input of "
-                             "the formula nor bound with --at", source=source,
-                             span=(g.starts[g.variables[unbound[0]]], g.ends[g.variables[unbound[0]]]))
-        expect[name] = g
+        expect[name] = _expected(name, source, bound, kwargs)
     return graph, names, expect
 
 
 def _second_expectations(case: Case, graph, names: list[str], fixed: set, kwargs) -> dict:
     """The --expect graphs of an order-2 case, keyed "x,y" with x before y in ``names``
     (the Hessian is symmetric: y,x names the same entry)."""
-    from autodiff_cli.language.parser import did_you_mean, parse
+    from autodiff_cli.language.parser import did_you_mean
 
     variables = graph.variables
     position = {name: k for k, name in enumerate(names)}
@@ -492,19 +500,7 @@ def _second_expectations(case: Case, graph, names: list[str], fixed: set, kwargs
             raise InputError(f"--expect {key}: the same second derivative as "
                              f"{written[canonical]} (the Hessian is symmetric)",
                              hint="give one of them")
-        try:
-            g = parse(source, **kwargs)
-        except InputError as exc:
-            exc.message = f"in --expect {key}: {exc.message}"
-            raise
-        _one_output(g, f"--expect {key}")
-        unbound = [v for v in g.variables if v not in bound]
-        if unbound:
-            raise InputError(f"--expect {key}={source}: {unbound[0]!r} is neither an input of "
-                             "the formula nor bound with --at", source=source,
-                             span=(g.starts[g.variables[unbound[0]]],
-                                   g.ends[g.variables[unbound[0]]]))
-        expect[canonical] = g
+        expect[canonical] = _expected(key, source, bound, kwargs)
         written[canonical] = key
     return expect
 
