@@ -543,6 +543,23 @@ class FitResult:
         self.totals = None  # the last full pass over the rows (``batch.Totals``)
 
 
+def _hold_sigint():
+    """Block SIGINT in this thread (delivered when released); None where that is not possible."""
+    import signal
+
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _release_sigint(held) -> None:
+    if held is not None:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 class _Best:
     """The lowest loss seen at a fully evaluated point (what Ctrl-C reports)."""
 
@@ -572,10 +589,19 @@ def fit(objective: Objective, initial, options: Options, *, on_step=None, warn=N
     started = time.monotonic()
     say = warn or (lambda _text: None)
 
-    def record(step, loss, grad, theta):
-        result.history.add(loss, grad)
-        if on_step:
-            on_step(step, loss, grad, theta)
+    def record(step, loss, grad, theta, full=True):
+        # The best point, the history and --history's line change together: a Ctrl-C is
+        # held back (SIGINT blocked) while they do, so the point reported is the history's
+        # best. ``full``: the loss is the whole data's (not a minibatch's).
+        held = _hold_sigint()
+        try:
+            if full:
+                best.see(loss, theta, grad)
+            result.history.add(loss, grad)
+            if on_step:
+                on_step(step, loss, grad, theta)
+        finally:
+            _release_sigint(held)
 
     try:
         try:
@@ -660,7 +686,6 @@ def _first_order(objective, result, options, rule, best, record, say) -> None:
         raise _step_error(exc, 0, options.method, options, None) from None
     lr = result.lr = _learning_rate(objective, options)
     record(0, loss, grad, theta)
-    best.see(loss, theta, grad)
     check = rule.check(loss, None, theta, grad)
     _finish(result, theta, loss, grad, 0, check, "step limit")
     if check["ok"]:
@@ -676,7 +701,6 @@ def _first_order(objective, result, options, rule, best, record, say) -> None:
         except EvalError as exc:
             raise _step_error(exc, step, options.method, options, lr) from None
         record(step, loss, grad, theta)
-        best.see(loss, theta, grad)
         check = rule.check(loss, previous, theta, grad)
         _finish(result, theta, loss, grad, step, check, "step limit")
         rising = rising + 1 if loss > previous else 0
@@ -721,7 +745,6 @@ def _minibatch(objective, result, options, rule, best, record, cache, say) -> No
         raise _step_error(exc, 0, options.method, options, None) from None
     lr = result.lr = _learning_rate(objective, options)
     record(0, loss, grad, theta)
-    best.see(loss, theta, grad)
     result.epochs.append({"epoch": 0, "step": 0, "loss": loss})
     check = rule.check(loss, None, theta, grad)
     _finish(result, theta, loss, grad, 0, check, "step limit")
@@ -741,7 +764,7 @@ def _minibatch(objective, result, options, rule, best, record, cache, say) -> No
                 batch_loss, grad = objective.minibatch(theta, batch)
             except EvalError as exc:
                 raise _step_error(exc, step, options.method, options, lr) from None
-            record(step, batch_loss, grad, theta)
+            record(step, batch_loss, grad, theta, full=False)
             if step >= options.steps:
                 break
         try:
@@ -775,7 +798,6 @@ def _lbfgs(objective, result, options, rule, best, record) -> None:
     except EvalError as exc:
         raise _step_error(exc, 0, "lbfgs", options, None) from None
     record(0, loss0, grad0, theta0)
-    best.see(loss0, theta0, grad0)
     state = {"previous": loss0, "step": 0, "last": (theta0.tobytes(), loss0, grad0)}
     check = rule.check(loss0, None, theta0, grad0)
     _finish(result, theta0, loss0, grad0, 0, check, "step limit")
@@ -857,7 +879,6 @@ def _newton(objective, result, options, rule, best, record, cache=None) -> None:
     except EvalError as exc:
         raise _step_error(exc, 0, "newton", options, None) from None
     record(0, loss, grad, theta)
-    best.see(loss, theta, grad)
     check = rule.check(loss, None, theta, grad)
     _finish(result, theta, loss, grad, 0, check, "step limit")
     if check["ok"]:
@@ -892,7 +913,6 @@ def _newton(objective, result, options, rule, best, record, cache=None) -> None:
         except EvalError as exc:
             raise _step_error(exc, step, "newton", options, None) from None
         record(step, loss, grad, theta)
-        best.see(loss, theta, grad)
         check = rule.check(loss, previous, theta, grad)
         _finish(result, theta, loss, grad, step, check, "step limit")
         if check["ok"]:
