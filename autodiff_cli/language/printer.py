@@ -123,6 +123,24 @@ def _uses(graph: Graph) -> list[int]:
     return uses
 
 
+def _name_shared(shared, ops, labels, taken: set, names: dict) -> None:
+    """Name each node of ``shared`` in ``names``: its own label when that is a usable name
+    not ``taken``, else ``t1``, ``t2``, ...; every name given is added to ``taken``."""
+    for i in shared:
+        label = labels[i]
+        if ops[i].name != "const" and name_regex().fullmatch(label) and label not in taken:
+            names[i] = label
+            taken.add(label)
+    counter = 0
+    for i in shared:
+        if i not in names:
+            counter += 1
+            while f"t{counter}" in taken:
+                counter += 1
+            names[i] = f"t{counter}"
+            taken.add(names[i])
+
+
 def to_source(graph: Graph, sep: str = "\n") -> str:
     """The graph as a program that parses back to the same graph (see the module note).
 
@@ -143,19 +161,7 @@ def to_source(graph: Graph, sep: str = "\n") -> str:
               if uses[i] > 1 and ops[i].name != "var" and i != output]
     taken = set(graph.variables) | set(CONSTANTS) | set(FUNCTIONS)
     names: dict[int, str] = {}
-    for i in shared:
-        label = labels[i]
-        if ops[i].name != "const" and name_regex().fullmatch(label) and label not in taken:
-            names[i] = label
-            taken.add(label)
-    counter = 0
-    for i in shared:
-        if i not in names:
-            counter += 1
-            while f"t{counter}" in taken:
-                counter += 1
-            names[i] = f"t{counter}"
-            taken.add(names[i])
+    _name_shared(shared, ops, labels, taken, names)
 
     # ``ref`` is asked only about inputs, never about the node being printed,
     # so a shared node's own statement prints its formula, not its name.
@@ -190,19 +196,7 @@ def _several_source(graph: Graph, sep: str) -> str:
             last.append(None)  # printed in place, or by the name its statement gets
     shared = [i for i in range(len(graph))
               if uses[i] > 1 and ops[i].name != "var" and i not in names]
-    for i in shared:
-        label = labels[i]
-        if ops[i].name != "const" and name_regex().fullmatch(label) and label not in taken:
-            names[i] = label
-            taken.add(label)
-    counter = 0
-    for i in shared:
-        if i not in names:
-            counter += 1
-            while f"t{counter}" in taken:
-                counter += 1
-            names[i] = f"t{counter}"
-            taken.add(names[i])
+    _name_shared(shared, ops, labels, taken, names)
     # Formulas name an input by its own name, never by an output's name for it (u = x):
     # that statement may come after them.
     refs = {k: name for k, name in names.items() if ops[k].name != "var"}.get
