@@ -52,6 +52,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from autodiff_cli.data.reader import DEFAULT_CHUNK_ROWS
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
@@ -100,11 +102,17 @@ def generate(folder: Path, rows: int, files: int, seed: int = 14) -> list[Path]:
 
 # ---------------------------------------------------------------- processes
 
+#: The children's environment: as an installed adiff runs, with its bytecode cached (under
+#: PYTHONDONTWRITEBYTECODE an editable checkout compiles every module in every run).
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run(cmd: list[str]) -> dict:
     """Run ``cmd`` in a fresh process: wall time and the printed value and gradient."""
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env=CHILD_ENV)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {proc.returncode}: {proc.stderr[-2000:]}")
@@ -258,7 +266,7 @@ def main(argv=None) -> int:
                                "dask": statistics.median(small["dask"]), "difference": start}
         say(f"start-up on a 10-row file: one process {report['startup_s']['numpy']:.2f} s, dask "
             f"{report['startup_s']['dask']:.2f} s: the local cluster costs {start:.2f} s")
-        c = costs(paths, args.workers, args.chunk_size or 100_000)
+        c = costs(paths, args.workers, args.chunk_size or DEFAULT_CHUNK_ROWS)
         report["costs"] = c
         speed = c['rows_per_partition'] / c['per_partition_s'] / 1e6
         say(f"per partition ({c['rows_per_partition']:,} rows, read + evaluate): "
