@@ -144,12 +144,12 @@ def check_table(doc: dict):
 
 
 def _eigen_text(values: list, zero) -> str:
-    """The eigenvalues, those that count as zero marked "(≈ 0)"; the smallest and the largest
-    ones of many."""
+    """The eigenvalues, those that count as zero shown as "≈ 0" (their digits are rounding
+    noise, which differs from one LAPACK build to another; JSON and plain keep them); the
+    smallest and the largest ones of many."""
     def one(x):
-        text = format_number(x)
         flat = isinstance(x, float) and isinstance(zero, float) and abs(x) <= zero and x != 0.0
-        return text + sym(" (≈ 0)") if flat else text
+        return sym("≈ 0") if flat else format_number(x)
 
     if len(values) <= EIGEN_SHOWN:
         return ", ".join(one(x) for x in values)
