@@ -445,8 +445,17 @@ def _numpy_table(np) -> dict:
         return np.where(p > 746.0, 0.0, np.exp(-p) * (1.0 - err))
 
     def sigmoid(a):
-        z = np.exp(-np.abs(a))
-        return np.where(a >= 0.0, 1.0 / (1.0 + z), z / (1.0 + z))
+        # 1/(1 + z) where a >= 0, else z/(1 + z), with z = exp(-|a|): in place over an array
+        # (the same floats as np.where of the two, in half the time: no temporaries).
+        if not (isinstance(a, np.ndarray) and a.dtype == np.float64):
+            z = np.exp(-np.abs(a))
+            return np.where(a >= 0.0, 1.0 / (1.0 + z), z / (1.0 + z))
+        z = np.abs(a)
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        d = z + 1.0
+        np.copyto(z, 1.0, where=a >= 0.0)
+        return np.divide(z, d, out=z)
 
     def softplus(a):
         return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))

@@ -326,6 +326,7 @@ def backward_array(graph: Graph, locals_: list, np, varies: list[bool], needs: l
     out = graph.output
     grads[out] = 1.0 if (varies[out] or per_row) else float(rows)
     ndarray = np.ndarray
+    exact = (float, ndarray)  # x * 1.0 is x itself, to the bit, for these
     with np.errstate(all="ignore"):
         for i in range(out, -1, -1):
             ins = inputs[i]
@@ -336,7 +337,13 @@ def backward_array(graph: Graph, locals_: list, np, varies: list[bool], needs: l
             for j, lg in zip(ins, locals_[i]):
                 if not needs[j]:
                     continue
-                c = g * lg
+                # An add's local gradient 1, or the output's upstream 1: no array product.
+                if lg.__class__ is float and lg == 1.0 and g.__class__ in exact:
+                    c = g
+                elif g.__class__ is float and g == 1.0 and lg.__class__ in exact:
+                    c = lg
+                else:
+                    c = g * lg
                 if summing and not varies[j]:
                     # The summation step: per-row contributions into a shared value.
                     if total is not None:

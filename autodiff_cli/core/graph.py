@@ -266,3 +266,53 @@ def pruned(source: str, ops: list[Op], inputs: list[tuple[int, ...]], labels: li
                 kept_consts[k] = consts[i]
     return Graph(source, kept_ops, kept_inputs, kept_labels, kept_starts, kept_ends, kept_consts,
                  new_id[output], tuple(new_id[k] for k in outputs), names)
+
+
+def merged(graph: Graph) -> tuple[Graph, list[int]]:
+    """The graph with equal subexpressions computed once, and ``new_id`` (node i of
+    ``graph`` is node ``new_id[i]`` of the merged graph).
+
+    Two nodes are equal when they apply the same op to the same (merged) inputs, or are
+    the same variable, or constants of the same value (``sigmoid(z)`` written twice in a
+    loss is one node). Every op is a pure function, so a merged node's value is the very
+    float each copy had; its gradient is the sum of the copies', added up at the node
+    instead of further down, which changes only the rounding. Each merged node keeps the
+    first copy's label and span. One loop in id order (a topological order): nothing
+    recurses. The graph itself (and ``new_id`` the identity) when nothing merges.
+    """
+    ops, inputs, labels, consts = graph.ops, graph.inputs, graph.labels, graph.consts
+    n = len(ops)
+    new_id = [0] * n
+    seen: dict = {}
+    keep = []
+    for i in range(n):
+        ins = tuple(new_id[j] for j in inputs[i])
+        if ins:
+            key = (ops[i].name, ins)
+        elif i in consts:
+            v = consts[i]
+            key = ("const", v.hex() if isinstance(v, float) else repr(v))
+        else:
+            key = (ops[i].name, labels[i])
+        k = seen.get(key)
+        if k is None:
+            k = seen[key] = len(keep)
+            keep.append(i)
+        new_id[i] = k
+    if len(keep) == n:
+        return graph, list(range(n))
+    starts, ends = graph.starts, graph.ends
+    m_starts = array(starts.typecode) if isinstance(starts, array) else []
+    m_ends = array(ends.typecode) if isinstance(ends, array) else []
+    m_ops, m_inputs, m_labels, m_consts = [], [], [], {}
+    for k, i in enumerate(keep):
+        m_ops.append(ops[i])
+        m_inputs.append(tuple(new_id[j] for j in inputs[i]))
+        m_labels.append(labels[i])
+        m_starts.append(starts[i])
+        m_ends.append(ends[i])
+        if i in consts:
+            m_consts[k] = consts[i]
+    outputs = tuple(new_id[k] for k in graph.outputs)
+    return Graph(graph.source, m_ops, m_inputs, m_labels, m_starts, m_ends, m_consts,
+                 outputs[0], outputs, graph._names), new_id

@@ -21,6 +21,7 @@ never loads.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from autodiff_cli.calculus.engine import array_kinks, backward_array, evaluate, forward_array
 from autodiff_cli.calculus.steps import Step, backward_steps
 from autodiff_cli.check.numeric import EPS, NotAnalytic, OutOfDomain, Settings, judge
-from autodiff_cli.core.graph import Graph
+from autodiff_cli.core.graph import Graph, merged
 from autodiff_cli.data.reader import DataFile
 from autodiff_cli.errors import EvalError, InputError, clip, escape_controls
 
@@ -37,6 +38,10 @@ REDUCES = ("sum", "mean")
 PER_EXAMPLE_ROWS = 1000
 #: adiff trace --data lists each row's loss and gradient up to this many rows.
 TRACE_EXAMPLE_ROWS = 1000
+#: Chunks a plain pass in this process evaluates at once: 2 when this machine has two cores
+#: or more (``_in_order`` holds no more than two chunks), else 1.
+THREADS = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                     else (os.cpu_count() or 1)))
 
 
 # ---------------------------------------------------------------- the problem
@@ -103,13 +108,20 @@ class Setup:
                 varies[i] = graph.labels[i] in column_set
                 needs[i] = not varies[i]
         self.varies, self.needs = varies, needs
+        self._plan = None
+
+    def plan(self) -> Plan:
+        """The graph as a plain pass evaluates it over the rows (made once)."""
+        if self._plan is None:
+            self._plan = Plan(self)
+        return self._plan
 
     def __getstate__(self):
         """Pickled for the Dask workers: the formula and the roles of its variables, not
         the data file (a worker opens its own partition) nor the engine. The graph's ops
         go by name (a row's compiled rules do not pickle) and are looked up again in the
         worker's op table."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("data", "engine")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("data", "engine", "_plan")}
         graph = self.graph
         fields = {k: getattr(graph, k) for k in Graph.__slots__ if hasattr(graph, k)}
         fields["ops"] = [op.name for op in graph.ops]
@@ -124,19 +136,47 @@ class Setup:
         for k, v in fields.items():
             setattr(graph, k, v)
         graph.ops = [OPS[name] for name in fields["ops"]]
-        self.__dict__.update(state, graph=graph, data=None)
+        self.__dict__.update(state, graph=graph, data=None, _plan=None)
 
     def row_text(self, chunk, r: int) -> str:
         """Where row ``r`` of ``chunk`` is: ``row 4 of d.csv, line 5`` (its own file's)."""
         return chunk.row_text(r)
 
-    def initial(self, at: dict[str, float]) -> list:
-        values: list = [0.0] * len(self.graph)
-        for i, v in self.graph.consts.items():
+    def initial(self, at: dict[str, float], graph: Graph | None = None) -> list:
+        """The values every row shares, of the nodes of ``graph`` (default: the formula's;
+        or its ``plan``'s): constants and parameters."""
+        graph = self.graph if graph is None else graph
+        values: list = [0.0] * len(graph)
+        for i, v in graph.consts.items():
             values[i] = v
         for name in self.params:
-            values[self.graph.variables[name]] = float(at[name])
+            values[graph.variables[name]] = float(at[name])
         return values
+
+
+class Plan:
+    """What a pass that wants only the value and the gradient (no per-node sums, no rows
+    listed) evaluates: the formula with its equal subexpressions merged
+    (``core.graph.merged``; ``sigmoid(z)`` written twice in a loss is computed once), its
+    varying and needing nodes, and for each merged node the formula's nodes it stands for
+    (a kink is reported at each of them). Values are the same floats; gradients differ
+    from the formula's own pass by rounding only."""
+
+    def __init__(self, setup: Setup):
+        graph, new_id = merged(setup.graph)
+        self.graph = graph
+        self.same = graph is setup.graph
+        if self.same:
+            self.varies, self.needs = setup.varies, setup.needs
+            self.members = [[i] for i in range(len(graph))]
+            return
+        varies, needs = [False] * len(graph), [False] * len(graph)
+        self.members: list[list[int]] = [[] for _ in range(len(graph))]
+        for i, k in enumerate(new_id):
+            varies[k] = setup.varies[i]
+            needs[k] = setup.needs[i]
+            self.members[k].append(i)
+        self.varies, self.needs = varies, needs
 
 
 @dataclass
@@ -308,7 +348,7 @@ def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example
     else:
         engine = None
         partials = [scan(setup, setup.data.chunks(setup.columns), setup.at, opts, progress,
-                         too_many="error" if examples_or_error else "drop")]
+                         too_many="error" if examples_or_error else "drop", threads=THREADS)]
     t = finish(setup, partials, opts, examples_or_error)
     if engine is not None:
         t.engine, t.partitions = engine.name, len(partials)
@@ -316,35 +356,83 @@ def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example
 
 
 def scan(setup: Setup, chunks, at: dict[str, float], opts: Pass, progress=None,
-         too_many: str = "flag") -> Partial:
-    """The sums of a pass over ``chunks`` at the parameters ``at``.
+         too_many: str = "flag", threads: int = 1) -> Partial:
+    """The sums of a pass over ``chunks`` at the parameters ``at``; a plain pass evaluates
+    up to ``threads`` chunks at once (the numbers are the same: taken in order).
 
     ``too_many``: what happens when there are more rows than ``opts.per_example``:
     "error" (an InputError), "drop" (no rows listed) or "flag" (``Partial.too_many``,
     for the caller to decide: a Dask partition does not know the others' rows).
     """
-    graph = setup.graph
-    varies, needs = setup.varies, setup.needs
+    # A plain pass (value and gradient only) evaluates the plan, the formula with its
+    # equal subexpressions merged; per-node sums and listed rows need the formula's nodes.
+    plan = setup.plan() if not opts.sums and not opts.per_example else None
+    if plan is not None and plan.same:
+        plan = None
+    graph = setup.graph if plan is None else plan.graph
+    varies, needs = (setup.varies, setup.needs) if plan is None else (plan.varies, plan.needs)
     out = graph.output
     variables = graph.variables
-    p = Partial(len(graph), setup.params, opts)
+    p = Partial(len(setup.graph), setup.params, opts)
     value_parts, grad_parts = p.value_parts, p.grad_parts
-    base = setup.initial(at)
+    base = setup.initial(at, graph)
     wrt_ids = [variables[name] for name in setup.wrt]
     param_ids = [(variables[name], grad_parts[name]) for name in setup.params]
     value_only, sums = opts.value_only, opts.sums
+
+    def plain(chunk):
+        """A plain pass over one chunk: (value, kinks, gradients of the parameters), or an
+        EvalError. Run in ``threads`` threads at once (NumPy computes without holding
+        Python's lock); the chunks' results are taken in the order of the rows."""
+        values = list(base)
+        for name in setup.columns:
+            values[variables[name]] = chunk.columns[name]
+        locals_ = forward_array(graph, values, np, varies, needs,
+                                lambda r, c=chunk: setup.row_text(c, r), local=not value_only)
+        y = values[out]
+        value = float(y.sum()) if varies[out] else y * chunk.rows
+        if value_only:
+            return value, (), ()
+        kinks = array_kinks(graph, values, np, varies)
+        grads = backward_array(graph, locals_, np, varies, needs, chunk.rows)
+        return value, kinks, [grads[k] for k in wrt_ids], [grads[k] for k, _ in param_ids]
+
+    if not sums and not opts.per_example:
+        results = _in_order(plain, chunks, threads)
+        try:
+            for chunk, result in results:
+                if isinstance(result, EvalError):
+                    if plan is not None:  # the formula's own pass names the node as the user sees it
+                        _formula_pass(setup, chunk, at, local=not value_only)
+                    raise result
+                rows = chunk.rows
+                value_parts.append(result[0])
+                if not value_only:
+                    value, kinks, wrt_grads, param_grads = result
+                    for i, count, first in kinks:
+                        for m in (i,) if plan is None else plan.members[i]:
+                            entry = p.kink_rows.setdefault(m, [0, setup.row_text(chunk, first)])
+                            entry[0] += rows if count < 0 else count
+                    if not all(math.isfinite(g) for g in wrt_grads):
+                        values, locals_ = _formula_pass(setup, chunk, at)
+                        _gradient_failure(setup, chunk, values, locals_)
+                    for (_, parts), g in zip(param_ids, param_grads):
+                        parts.append(g)
+                p.rows += rows
+                if progress and not value_only:
+                    progress(p.rows)
+        finally:
+            results.close()
+        return p
+
     for chunk in chunks:
         values = list(base)
         for name in setup.columns:
             values[variables[name]] = chunk.columns[name]
         rows = chunk.rows
         locals_ = forward_array(graph, values, np, varies, needs,
-                                lambda r, c=chunk: setup.row_text(c, r), local=not value_only)
+                                lambda r, c=chunk: setup.row_text(c, r), local=True)
         y = values[out]
-        if value_only:
-            value_parts.append(float(y.sum()) if varies[out] else y * rows)
-            p.rows += rows
-            continue
         for i, count, first in array_kinks(graph, values, np, varies):
             entry = p.kink_rows.setdefault(i, [0, setup.row_text(chunk, first)])
             entry[0] += rows if count < 0 else count
@@ -370,6 +458,53 @@ def scan(setup: Setup, chunks, at: dict[str, float], opts: Pass, progress=None,
         if progress:
             progress(p.rows)
     return p
+
+
+def _in_order(work, items, threads: int):
+    """(item, work(item)) for each item in order, an EvalError given as the result; with
+    ``threads`` > 1 (at most 2), two items are worked on at once in a thread pool.
+
+    Item k is done, and handed back, before item k + 2 is asked for: a source may reuse
+    the memory of a chunk once the chunk after the next is asked for (the fit's rows kept
+    in a temporary file live in two buffers used in turn). Closing it stops the pool,
+    after the items in work."""
+    if threads <= 1:
+        for item in items:
+            try:
+                result = work(item)
+            except EvalError as exc:
+                result = exc
+            yield item, result
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guarded(item):
+        try:
+            return work(item)
+        except EvalError as exc:
+            return exc
+
+    threads = min(threads, 2)
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="adiff-eval")
+    held: deque = deque()
+    end = object()
+    items = iter(items)
+    try:
+        while True:
+            if len(held) >= threads:
+                item, future = held.popleft()
+                yield item, future.result()
+                continue
+            item = next(items, end)
+            if item is end:
+                break
+            held.append((item, pool.submit(guarded, item)))
+        while held:
+            item, future = held.popleft()
+            yield item, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def finish(setup: Setup, partials: list[Partial], opts: Pass, examples_or_error: bool = True):
@@ -526,6 +661,19 @@ def _joined_examples(setup, parts: list[dict]) -> dict:
                          for name in setup.params}}
 
 
+def _formula_pass(setup: Setup, chunk, at: dict[str, float], local: bool = True):
+    """The values and local gradients of one chunk through the formula's own nodes (not
+    the plan's): where a plain pass failed, so that the message names the node as the
+    user's graph numbers it. A domain error is raised from here."""
+    graph = setup.graph
+    values = setup.initial(at)
+    for name in setup.columns:
+        values[graph.variables[name]] = chunk.columns[name]
+    locals_ = forward_array(graph, values, np, setup.varies, setup.needs,
+                            lambda r, c=chunk: setup.row_text(c, r), local=local)
+    return values, locals_
+
+
 def _gradient_failure(setup: Setup, chunk, values, locals_):
     """A parameter's gradient is not finite: name the row, and the node, where it arose."""
     graph = setup.graph
@@ -555,7 +703,7 @@ def summed_value(setup: Setup, at: dict[str, float]) -> float:
     if setup.engine is not None and setup.engine.covers(setup):
         partials = setup.engine.scan(setup, at, opts)
     else:
-        partials = [scan(setup, setup.data.chunks(setup.columns), at, opts)]
+        partials = [scan(setup, setup.data.chunks(setup.columns), at, opts, threads=THREADS)]
     return finish(setup, partials, opts)
 
 

@@ -232,6 +232,7 @@ def scan_part(setup, version: str, at: dict, opts, partition: Partition, chunk_r
         raise InputError(f"a Dask worker runs adiff {__version__}, and this is adiff {version}",
                          hint="install the same version of adiff on every worker")
     _tune_malloc()
+    setup.plan()  # made once on the worker's copy, which the shell shares
     shell = type(setup).__new__(type(setup))
     shell.__dict__.update(setup.__dict__, at=dict(at), data=_Named(partition))
     return scan(shell, read(partition, setup.columns, chunk_rows, single), at, opts)

@@ -42,7 +42,7 @@ from autodiff_cli.errors import InputError, clip, escape_controls
 from autodiff_cli.files import open_binary
 
 #: Rows per chunk by default: memory is bounded by this, not by the file.
-DEFAULT_CHUNK_ROWS = 100_000
+DEFAULT_CHUNK_ROWS = 25_000
 #: Bytes read at a time: a CSV block is this much, cut at its last line end.
 _READ = 1 << 20
 #: The longest line (header or row) a data file may have, in bytes: a file

@@ -1,0 +1,216 @@
+"""The plan of a plain pass over the data: equal subexpressions computed once (issue 14's
+speed), with the formula's own numbers, kinks and messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autodiff_cli.core.graph import merged
+from autodiff_cli.core.ops import OPS
+from autodiff_cli.data import batch
+from autodiff_cli.data.reader import DataFile
+from autodiff_cli.language.parser import parse
+
+from .conftest import ROOT, invoke
+
+LOSS = "-(y*log(sigmoid(t0 + t1*x1 + t2*x2)) + (1-y)*log(1 - sigmoid(t0 + t1*x1 + t2*x2)))"
+SHARED = "p = sigmoid(t0 + t1*x1 + t2*x2); -(y*log(p) + (1-y)*log(1-p))"
+THETA = {"t0": 0.3, "t1": -0.7, "t2": 0.45}
+SAMPLE = str(ROOT / "samples" / "logistic.csv")
+
+
+def rel(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), 1e-300)
+
+
+# ---------------------------------------------------------------- core.graph.merged
+
+def test_the_loss_merges_its_second_sigmoid():
+    g = parse(LOSS)
+    m, new_id = merged(g)
+    assert len(g) == 26 and len(m) == 20
+    # The second copy of t1*x1 + t2*x2 ... sigmoid(...) is the first one's nodes.
+    sigmoids = [i for i in range(len(g)) if g.ops[i].name == "sigmoid"]
+    assert len(sigmoids) == 2 and new_id[sigmoids[0]] == new_id[sigmoids[1]]
+    assert [m.ops[i].name for i in range(len(m))].count("sigmoid") == 1
+    assert m.variables.keys() == g.variables.keys()
+    assert m.output == new_id[g.output] == len(m) - 1
+    # the two constants 1 are one node; 1 - y and 1 - sigmoid stay apart
+    assert sum(1 for i in m.consts) == 1
+    assert [m.ops[i].name for i in range(len(m))].count("sub") == 2
+    # the merged node keeps the first copy's span
+    k = new_id[sigmoids[1]]
+    assert (m.starts[k], m.ends[k]) == (g.starts[sigmoids[0]], g.ends[sigmoids[0]])
+
+
+def test_nothing_to_merge_is_the_graph_itself():
+    g = parse("x*y + sin(x)")
+    m, new_id = merged(g)
+    assert m is g and new_id == list(range(len(g)))
+
+
+@pytest.mark.parametrize("formula, nodes", [
+    ("x*0.0 + x*-0.0", 6),       # -0.0 is not 0.0: x*-0.0 is -0 for x > 0
+    ("x*1 + x*1.0", 4),          # the same number however written
+    ("x - y + (y - x)", 5),      # the order of the inputs matters
+    ("max(x, y) + max(x, y, x)", 5),
+    ("sin(x) + sin(x) + sin(x)", 4),
+])
+def test_what_is_equal(formula, nodes):
+    m, _ = merged(parse(formula))
+    assert len(m) == nodes
+
+
+def test_several_outputs_are_mapped():
+    g = parse("a = sin(x)*y; sin(x), a, sin(x)*y")
+    m, new_id = merged(g)
+    assert m.outputs == tuple(new_id[k] for k in g.outputs)
+    assert m.outputs[1] == m.outputs[2]
+    assert m.output_names == g.output_names
+
+
+def test_a_long_formula_merges_in_a_loop():
+    # 20,000 copies of sin(x): no recursion, one node each way
+    g = parse(" + ".join(["sin(x)"] * 20_000))
+    m, _ = merged(g)
+    assert len(m) == 2 + 19_999
+
+
+# ---------------------------------------------------------------- passes over the data
+
+def _setup(formula, path, at, chunk_rows=7):
+    return batch.Setup(parse(formula), at, DataFile(path, chunk_rows=chunk_rows))
+
+
+def test_the_plain_pass_gives_the_formulas_numbers():
+    plain = batch.run(_setup(LOSS, SAMPLE, THETA))
+    nodes = batch.run(_setup(LOSS, SAMPLE, THETA), details=True)  # the formula's own nodes
+    shared = batch.run(_setup(SHARED, SAMPLE, THETA))
+    assert plain.value == nodes.value == shared.value  # the same floats, forward
+    for name in THETA:
+        assert rel(plain.gradient[name], nodes.gradient[name]) < 1e-14
+        assert rel(plain.gradient[name], shared.gradient[name]) < 1e-14
+    assert len(_setup(LOSS, SAMPLE, THETA).plan().graph) == 20
+    assert len(_setup(SHARED, SAMPLE, THETA).plan().graph) == len(parse(SHARED)) - 1  # the 1s
+    assert _setup("t*x1 + x2", SAMPLE, {"t": 1.0}).plan().same is True
+
+
+def test_a_kink_is_reported_at_every_copy(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x\n1\n0\n-1\n0\n", encoding="utf-8")
+    g = parse("relu(t*x) + relu(t*x)")
+    relus = [i for i in range(len(g)) if g.ops[i].name == "relu"]
+    plain = batch.run(_setup("relu(t*x) + relu(t*x)", str(path), {"t": 1.0}, 2))
+    nodes = batch.run(_setup("relu(t*x) + relu(t*x)", str(path), {"t": 1.0}, 2), details=True)
+    assert plain.kinks == nodes.kinks == relus
+    assert plain.kink_rows == nodes.kink_rows
+    assert plain.kink_rows[relus[1]][0] == 2
+
+
+def test_a_domain_error_in_a_copy_names_the_formulas_node(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x\n5\n4\n3\n1\n0.5\n", encoding="utf-8")
+    formula = "sin(x) + sin(x) + log(x - a) + log(x - a)"
+    # plain and unchecked: the one pass is a plain one, through the plan
+    r = invoke("grad", formula, "--data", str(path), "--at", "a=2", "--chunk-size", "2",
+               "--format", "plain", "--no-check")
+    assert r.code == 3, r
+    first = r.stderr.splitlines()[0]
+    # n6 is the formula's first log; in the merged graph it has another number
+    g = parse(formula)
+    m, new_id = merged(g)
+    logs = [i for i in range(len(g)) if g.ops[i].name == "log"]
+    assert logs[0] == 6 and new_id[logs[0]] != 6
+    assert first == (f"Error: log is not defined at x - a = -1 (row 4 of {path}, line 5): "
+                     "it needs x > 0 (at node n6)"), first
+
+
+def test_a_gradient_failure_in_a_copy_names_the_row(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x\n4\n1\n0\n2\n", encoding="utf-8")
+    r = invoke("grad", "sqrt(x*t) + sqrt(x*t)", "--data", str(path), "--at", "t=1",
+               "--chunk-size", "2", "--format", "plain", "--no-check")
+    assert r.code == 3, r
+    assert "the gradient is not finite" in r.stderr
+    assert f"(in row 3 of {path}, line 4)" in r.stderr
+
+
+def test_the_plan_goes_to_the_workers_unpickled():
+    import pickle
+
+    setup = _setup(LOSS, SAMPLE, THETA)
+    setup.plan()
+    copy = pickle.loads(pickle.dumps(setup))
+    assert copy._plan is None  # made again where it is used
+    assert len(copy.plan().graph) == 20
+
+
+# ---------------------------------------------------------------- sigmoid over an array
+
+def test_sigmoid_in_place_is_the_two_branch_form():
+    a = np.array([0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 36.0, -36.0, 40.0, -745.0, -746.0,
+                  710.0, -710.0, np.inf, -np.inf, np.nan, 1e308, -1e308])
+    a = np.concatenate([a, np.random.default_rng(7).normal(scale=30.0, size=10_000)])
+    keep = a.copy()
+    got = OPS["sigmoid"].array_value(np, a)
+    z = np.exp(-np.abs(a))
+    with np.errstate(all="ignore"):
+        want = np.where(a >= 0.0, 1.0 / (1.0 + z), z / (1.0 + z))
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    assert np.array_equal(a, keep, equal_nan=True)  # the input is left alone
+    assert got is not a
+
+
+# ---------------------------------------------------------------- chunks two at a time
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_chunks_in_threads_come_back_in_order(threads):
+    import threading
+    import time
+
+    from autodiff_cli.errors import EvalError
+
+    done: set = set()
+    asked: list = []
+
+    def items():
+        for k in range(40):
+            # item k + 2 is asked for only once item k is done (the fit's two buffers)
+            assert k < 2 or k - 2 in done, (k, sorted(done))
+            asked.append(k)
+            yield k
+
+    def work(k):
+        try:
+            time.sleep(0.002 if k % 3 else 0.0)
+            if k in (17, 23):
+                raise EvalError(f"bad {k}")
+            return k * k, threading.current_thread().name
+        finally:
+            done.add(k)
+
+    got = list(batch._in_order(work, items(), threads))
+    assert [k for k, _ in got] == list(range(40)) == asked
+    for k, result in got:
+        if k in (17, 23):
+            assert isinstance(result, EvalError) and result.message == f"bad {k}"
+        else:
+            assert result[0] == k * k
+    names = {result[1] for k, result in got if k not in (17, 23)}
+    assert (len(names) == 1) == (threads == 1)
+
+
+def test_the_threaded_pass_gives_the_one_thread_numbers(monkeypatch, tmp_path):
+    path = tmp_path / "d.csv"
+    rng = np.random.default_rng(3)
+    rows = "\n".join(f"{float(a)!r},{float(b)!r},{int(c)}" for a, b, c in
+                     zip(rng.normal(size=3000), rng.normal(size=3000), rng.random(3000) < 0.4))
+    path.write_text("x1,x2,y\n" + rows + "\n", encoding="utf-8")
+    out = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(batch, "THREADS", threads)
+        out[threads] = batch.run(_setup(LOSS, str(path), THETA, chunk_rows=64))
+    assert out[1].value == out[2].value
+    assert out[1].gradient == out[2].gradient
