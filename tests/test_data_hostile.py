@@ -311,3 +311,21 @@ def test_non_finite_cells_are_input_errors_at_file_line_column(tmp_path, cell, w
     assert result.code == 2, result
     assert result.stderr == f"Error: {path}:3:3: {words}\n"
     assert value("grad", "a*x", "--data", path, "--at", "a=1") == 4.0  # unused: fine
+
+
+def test_a_data_error_never_ends_in_an_abort_at_exit():
+    # Arrow's exit-time destructors aborted about 1 run in 25 of this one ("terminate called
+    # without an active exception", status 134): adiff now leaves without them. Runs in
+    # parallel, which made the abort likelier.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def once(_):
+        return adiff_process(["grad", "a*x", "--data", "-", "--at", "a=1"],
+                             shell_input="(printf 'x\\n1\\n'; cat /dev/zero)")
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(once, range(24)))
+    for result in results:
+        assert result.returncode == 2, result
+        assert b"terminate" not in result.stderr, result
+        assert result.stderr.decode().startswith("Error: <stdin>:3:1: a NUL byte (0x00)")
