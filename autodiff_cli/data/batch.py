@@ -166,9 +166,8 @@ class Plan:
         graph, new_id = merged(setup.graph)
         self.graph = graph
         self.same = graph is setup.graph
-        if self.same:
-            self.varies, self.needs = setup.varies, setup.needs
-            self.members = [[i] for i in range(len(graph))]
+        if self.same:  # nothing merges: the formula's own pass (``members`` is not needed)
+            self.varies, self.needs, self.members = setup.varies, setup.needs, None
             return
         varies, needs = [False] * len(graph), [False] * len(graph)
         self.members: list[list[int]] = [[] for _ in range(len(graph))]
@@ -408,7 +407,7 @@ def scan(setup: Setup, chunks, at: dict[str, float], opts: Pass, progress=None,
                 rows = chunk.rows
                 value_parts.append(result[0])
                 if not value_only:
-                    value, kinks, wrt_grads, param_grads = result
+                    _, kinks, wrt_grads, param_grads = result
                     for i, count, first in kinks:
                         for m in (i,) if plan is None else plan.members[i]:
                             entry = p.kink_rows.setdefault(m, [0, setup.row_text(chunk, first)])
