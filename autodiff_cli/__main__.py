@@ -134,14 +134,20 @@ def _leave(code) -> None:
     handlers. The streams are flushed once more and the process ends with the same status.
     """
     if "pyarrow.lib" in sys.modules and (code is None or isinstance(code, int)):
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                if stream is not None:
-                    stream.flush()
-            except BaseException:  # noqa: BLE001 - a closed or full stream: nothing to add
-                pass
-        os._exit(code or 0)
+        _end(code or 0)
     sys.exit(code)
+
+
+def _end(status: int) -> None:
+    """Flush what is left of the output, then end the process now, without the
+    interpreter's shutdown."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:  # noqa: BLE001 - a closed or full stream: nothing to add
+            pass
+    os._exit(status)
 
 
 def _interrupted(interrupts: Interrupts) -> None:
@@ -154,13 +160,7 @@ def _interrupted(interrupts: Interrupts) -> None:
     through an eval() of a string, as namedtuple's at import time, even if caught).
     """
     interrupts.tell()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except BaseException:  # noqa: BLE001 - a closed or full stream: nothing to add
-            pass
-    os._exit(EXIT_INTERRUPTED)
+    _end(EXIT_INTERRUPTED)
 
 
 def _run():
