@@ -249,23 +249,32 @@ def pruned(source: str, ops: list[Op], inputs: list[tuple[int, ...]], labels: li
         if whole is not None and whole.outputs == outputs and whole._names == names:
             return whole
         return Graph(source, ops, inputs, labels, starts, ends, consts, output, outputs, names)
-    n = len(ops)
-    new_id = [0] * n
+    new_id = [0] * len(ops)
+    kept = [i for i in range(len(ops)) if keep[i]]
+    for k, i in enumerate(kept):
+        new_id[i] = k
+    return _renumbered(source, ops, inputs, labels, starts, ends, consts, kept, new_id,
+                       tuple(new_id[k] for k in outputs), names)
+
+
+def _renumbered(source, ops, inputs, labels, starts, ends, consts, kept: list[int],
+                new_id: list[int], outputs: tuple[int, ...], names) -> Graph:
+    """The graph of the nodes ``kept`` (ids of the parts, in creation order), node
+    ``kept[k]`` becoming node k and each input j becoming ``new_id[j]``; ``starts``/``ends``
+    keep their type (a list or an ``array``)."""
     kept_ops, kept_inputs, kept_labels, kept_consts = [], [], [], {}
     kept_starts = array(starts.typecode) if isinstance(starts, array) else []
     kept_ends = array(ends.typecode) if isinstance(ends, array) else []
-    for i in range(n):
-        if keep[i]:
-            k = new_id[i] = len(kept_ops)
-            kept_ops.append(ops[i])
-            kept_inputs.append(tuple(new_id[j] for j in inputs[i]))
-            kept_labels.append(labels[i])
-            kept_starts.append(starts[i])
-            kept_ends.append(ends[i])
-            if i in consts:
-                kept_consts[k] = consts[i]
+    for k, i in enumerate(kept):
+        kept_ops.append(ops[i])
+        kept_inputs.append(tuple(new_id[j] for j in inputs[i]))
+        kept_labels.append(labels[i])
+        kept_starts.append(starts[i])
+        kept_ends.append(ends[i])
+        if i in consts:
+            kept_consts[k] = consts[i]
     return Graph(source, kept_ops, kept_inputs, kept_labels, kept_starts, kept_ends, kept_consts,
-                 new_id[output], tuple(new_id[k] for k in outputs), names)
+                 outputs[0], outputs, names)
 
 
 def merged(graph: Graph) -> tuple[Graph, list[int]]:
@@ -301,18 +310,6 @@ def merged(graph: Graph) -> tuple[Graph, list[int]]:
         new_id[i] = k
     if len(keep) == n:
         return graph, list(range(n))
-    starts, ends = graph.starts, graph.ends
-    m_starts = array(starts.typecode) if isinstance(starts, array) else []
-    m_ends = array(ends.typecode) if isinstance(ends, array) else []
-    m_ops, m_inputs, m_labels, m_consts = [], [], [], {}
-    for k, i in enumerate(keep):
-        m_ops.append(ops[i])
-        m_inputs.append(tuple(new_id[j] for j in inputs[i]))
-        m_labels.append(labels[i])
-        m_starts.append(starts[i])
-        m_ends.append(ends[i])
-        if i in consts:
-            m_consts[k] = consts[i]
     outputs = tuple(new_id[k] for k in graph.outputs)
-    return Graph(graph.source, m_ops, m_inputs, m_labels, m_starts, m_ends, m_consts,
-                 outputs[0], outputs, graph._names), new_id
+    return _renumbered(graph.source, ops, inputs, labels, graph.starts, graph.ends, consts, keep,
+                       new_id, outputs, graph._names), new_id
