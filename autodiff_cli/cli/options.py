@@ -23,7 +23,7 @@ TABLE_NODES = 60
 TRACE_ROWS = 60
 #: --data options; the defaults live here so that ``adiff --help`` needs no NumPy.
 REDUCES = ("sum", "mean")
-DATA_CHUNK_ROWS = 25_000
+DATA_CHUNK_ROWS = 100_000
 
 EXPAND_HELP = ("Rewrite fused ops (sigmoid, softplus, tanh, logsumexp, sec, ...) into "
                "primitive ops first, e.g. sigmoid(z) -> 1/(1 + exp(-z)).")

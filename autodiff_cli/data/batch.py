@@ -21,7 +21,6 @@ never loads.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,11 +37,6 @@ REDUCES = ("sum", "mean")
 PER_EXAMPLE_ROWS = 1000
 #: adiff trace --data lists each row's loss and gradient up to this many rows.
 TRACE_EXAMPLE_ROWS = 1000
-#: Chunks a plain pass in this process evaluates at once: 2 when this machine has two cores
-#: or more (``_in_order`` holds no more than two chunks), else 1.
-THREADS = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                     else (os.cpu_count() or 1)))
-
 
 # ---------------------------------------------------------------- the problem
 
@@ -347,7 +341,7 @@ def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example
     else:
         engine = None
         partials = [scan(setup, setup.data.chunks(setup.columns), setup.at, opts, progress,
-                         too_many="error" if examples_or_error else "drop", threads=THREADS)]
+                         too_many="error" if examples_or_error else "drop")]
     t = finish(setup, partials, opts, examples_or_error)
     if engine is not None:
         t.engine, t.partitions = engine.name, len(partials)
@@ -355,9 +349,8 @@ def run(setup: Setup, *, details: bool = False, edges: bool = False, per_example
 
 
 def scan(setup: Setup, chunks, at: dict[str, float], opts: Pass, progress=None,
-         too_many: str = "flag", threads: int = 1) -> Partial:
-    """The sums of a pass over ``chunks`` at the parameters ``at``; a plain pass evaluates
-    up to ``threads`` chunks at once (the numbers are the same: taken in order).
+         too_many: str = "flag") -> Partial:
+    """The sums of a pass over ``chunks`` at the parameters ``at``, chunk by chunk.
 
     ``too_many``: what happens when there are more rows than ``opts.per_example``:
     "error" (an InputError), "drop" (no rows listed) or "flag" (``Partial.too_many``,
@@ -373,73 +366,37 @@ def scan(setup: Setup, chunks, at: dict[str, float], opts: Pass, progress=None,
     out = graph.output
     variables = graph.variables
     p = Partial(len(setup.graph), setup.params, opts)
-    value_parts, grad_parts = p.value_parts, p.grad_parts
+    value_parts = p.value_parts
     base = setup.initial(at, graph)
     wrt_ids = [variables[name] for name in setup.wrt]
-    param_ids = [(variables[name], grad_parts[name]) for name in setup.params]
+    param_ids = [(variables[name], p.grad_parts[name]) for name in setup.params]
     value_only, sums = opts.value_only, opts.sums
-
-    def plain(chunk):
-        """A plain pass over one chunk: (value, kinks, gradients of the parameters), or an
-        EvalError. Run in ``threads`` threads at once (NumPy computes without holding
-        Python's lock); the chunks' results are taken in the order of the rows."""
-        values = list(base)
-        for name in setup.columns:
-            values[variables[name]] = chunk.columns[name]
-        locals_ = forward_array(graph, values, np, varies, needs,
-                                lambda r, c=chunk: setup.row_text(c, r), local=not value_only)
-        y = values[out]
-        value = float(y.sum()) if varies[out] else y * chunk.rows
-        if value_only:
-            return value, (), ()
-        kinks = array_kinks(graph, values, np, varies)
-        grads = backward_array(graph, locals_, np, varies, needs, chunk.rows)
-        return value, kinks, [grads[k] for k in wrt_ids], [grads[k] for k, _ in param_ids]
-
-    if not sums and not opts.per_example:
-        results = _in_order(plain, chunks, threads)
-        try:
-            for chunk, result in results:
-                if isinstance(result, EvalError):
-                    if plan is not None:  # the formula's own pass names the node as the user sees it
-                        _formula_pass(setup, chunk, at, local=not value_only)
-                    raise result
-                rows = chunk.rows
-                value_parts.append(result[0])
-                if not value_only:
-                    _, kinks, wrt_grads, param_grads = result
-                    for i, count, first in kinks:
-                        for m in (i,) if plan is None else plan.members[i]:
-                            entry = p.kink_rows.setdefault(m, [0, setup.row_text(chunk, first)])
-                            entry[0] += rows if count < 0 else count
-                    if not all(math.isfinite(g) for g in wrt_grads):
-                        values, locals_ = _formula_pass(setup, chunk, at)
-                        _gradient_failure(setup, chunk, values, locals_)
-                    for (_, parts), g in zip(param_ids, param_grads):
-                        parts.append(g)
-                p.rows += rows
-                if progress and not value_only:
-                    progress(p.rows)
-        finally:
-            results.close()
-        return p
-
     for chunk in chunks:
         values = list(base)
         for name in setup.columns:
             values[variables[name]] = chunk.columns[name]
         rows = chunk.rows
-        locals_ = forward_array(graph, values, np, varies, needs,
-                                lambda r, c=chunk: setup.row_text(c, r), local=True)
+        try:
+            locals_ = forward_array(graph, values, np, varies, needs,
+                                    lambda r, c=chunk: setup.row_text(c, r), local=not value_only)
+        except EvalError:
+            if plan is not None:  # the formula's own pass names the node as the user sees it
+                _formula_pass(setup, chunk, at, local=not value_only)
+            raise
         y = values[out]
-        for i, count, first in array_kinks(graph, values, np, varies):
-            entry = p.kink_rows.setdefault(i, [0, setup.row_text(chunk, first)])
-            entry[0] += rows if count < 0 else count
-        grads = backward_array(graph, locals_, np, varies, needs, rows)
-        for k in wrt_ids:
-            if not math.isfinite(grads[k]):
-                _gradient_failure(setup, chunk, values, locals_)
         value_parts.append(float(y.sum()) if varies[out] else y * rows)
+        if value_only:
+            p.rows += rows
+            continue
+        for i, count, first in array_kinks(graph, values, np, varies):
+            for m in (i,) if plan is None else plan.members[i]:
+                entry = p.kink_rows.setdefault(m, [0, setup.row_text(chunk, first)])
+                entry[0] += rows if count < 0 else count
+        grads = backward_array(graph, locals_, np, varies, needs, rows)
+        if not all(math.isfinite(grads[k]) for k in wrt_ids):
+            if plan is not None:  # named through the formula's own nodes
+                values, locals_ = _formula_pass(setup, chunk, at)
+            _gradient_failure(setup, chunk, values, locals_)
         for k, parts in param_ids:
             parts.append(grads[k])
         if sums:
@@ -457,53 +414,6 @@ def scan(setup: Setup, chunks, at: dict[str, float], opts: Pass, progress=None,
         if progress:
             progress(p.rows)
     return p
-
-
-def _in_order(work, items, threads: int):
-    """(item, work(item)) for each item in order, an EvalError given as the result; with
-    ``threads`` > 1 (at most 2), two items are worked on at once in a thread pool.
-
-    Item k is done, and handed back, before item k + 2 is asked for: a source may reuse
-    the memory of a chunk once the chunk after the next is asked for (the fit's rows kept
-    in a temporary file live in two buffers used in turn). Closing it stops the pool,
-    after the items in work."""
-    if threads <= 1:
-        for item in items:
-            try:
-                result = work(item)
-            except EvalError as exc:
-                result = exc
-            yield item, result
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    def guarded(item):
-        try:
-            return work(item)
-        except EvalError as exc:
-            return exc
-
-    threads = min(threads, 2)
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="adiff-eval")
-    held: deque = deque()
-    end = object()
-    items = iter(items)
-    try:
-        while True:
-            if len(held) >= threads:
-                item, future = held.popleft()
-                yield item, future.result()
-                continue
-            item = next(items, end)
-            if item is end:
-                break
-            held.append((item, pool.submit(guarded, item)))
-        while held:
-            item, future = held.popleft()
-            yield item, future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def finish(setup: Setup, partials: list[Partial], opts: Pass, examples_or_error: bool = True):
@@ -702,7 +612,7 @@ def summed_value(setup: Setup, at: dict[str, float]) -> float:
     if setup.engine is not None and setup.engine.covers(setup):
         partials = setup.engine.scan(setup, at, opts)
     else:
-        partials = [scan(setup, setup.data.chunks(setup.columns), at, opts, threads=THREADS)]
+        partials = [scan(setup, setup.data.chunks(setup.columns), at, opts)]
     return finish(setup, partials, opts)
 
 

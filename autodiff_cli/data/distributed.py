@@ -23,7 +23,8 @@ workers leave Ctrl-C to this process (``_HoldCtrlC``). With ``--scheduler
 tcp://HOST:PORT`` the tasks run on that cluster; every worker needs adiff
 (this version) installed and the data files at the same paths (they are sent
 as absolute paths; messages name them as given). On any worker, glibc's
-allocator is given back its usual thresholds (``_tune_malloc``).
+allocator keeps the memory a chunk frees, as in one process
+(``reader.keep_freed_heap``).
 
 Faults: a worker that dies mid-run has its partitions rescheduled by Dask (up
 to ``distributed.scheduler.allowed-failures`` times, then an input error
@@ -176,39 +177,6 @@ def read(partition: Partition, names: list[str], chunk_rows: int, single: bool):
 
 # ---------------------------------------------------------------- on a worker
 
-#: glibc's mallopt parameters, and the thresholds ``_tune_malloc`` sets.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD, _TRIM_THRESHOLD = 32 << 20, 64 << 20
-_tuned = False
-
-
-def _tune_malloc() -> None:
-    """Once per worker process: glibc's thresholds as they are without Dask.
-
-    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (to hand memory
-    back to the system sooner), which also fixes glibc's mmap threshold at 128 KiB: every
-    chunk-sized NumPy temporary (800 KB at 100,000 rows) is then a fresh mapping, faulted
-    in page by page and unmapped again, and a partition costs 2.5 times the CPU time it
-    costs in one process (measured here). glibc's default raises the mmap threshold as
-    needed, up to 32 MiB; so does this (and trims above 64 MiB). Our own LocalCluster
-    does not set the variable at all (``LOCAL_QUIET``'s caller).
-    """
-    global _tuned
-    if _tuned:
-        return
-    _tuned = True
-    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        return
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt  # glibc's, in this process
-    except (OSError, AttributeError, ImportError):  # not glibc: nothing to tune
-        return
-    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
-
-
 class _Named:
     """What a worker's ``Setup`` knows of its data: the name of its partition's file."""
 
@@ -227,11 +195,12 @@ def scan_part(setup, version: str, at: dict, opts, partition: Partition, chunk_r
     """A worker's task: the sums of one partition (``batch.Partial``), by ``batch.scan``."""
     from autodiff_cli import __version__
     from autodiff_cli.data.batch import scan
+    from autodiff_cli.data.reader import keep_freed_heap
 
     if version != __version__:
         raise InputError(f"a Dask worker runs adiff {__version__}, and this is adiff {version}",
                          hint="install the same version of adiff on every worker")
-    _tune_malloc()
+    keep_freed_heap(over_environment=True)  # not the nanny's MALLOC_TRIM_THRESHOLD_
     setup.plan()  # made once on the worker's copy, which the shell shares
     shell = type(setup).__new__(type(setup))
     shell.__dict__.update(setup.__dict__, at=dict(at), data=_Named(partition))
@@ -301,8 +270,8 @@ class DaskEngine:
 
             n = self.workers or _cores()
             with _HoldCtrlC():
-                # Workers without Dask's MALLOC_TRIM_THRESHOLD_ (see ``_tune_malloc``) and
-                # without its statistical profiler (a sample every 10 ms: ~10% of a
+                # Workers without Dask's MALLOC_TRIM_THRESHOLD_ (``reader.keep_freed_heap``)
+                # and without its statistical profiler (a sample every 10 ms: ~10% of a
                 # partition's CPU time here, for a dashboard this cluster does not have).
                 with dask.config.set({"distributed.nanny.pre-spawn-environ."
                                       "MALLOC_TRIM_THRESHOLD_": None,

@@ -42,7 +42,7 @@ from autodiff_cli.errors import InputError, clip, escape_controls
 from autodiff_cli.files import open_binary
 
 #: Rows per chunk by default: memory is bounded by this, not by the file.
-DEFAULT_CHUNK_ROWS = 25_000
+DEFAULT_CHUNK_ROWS = 100_000
 #: Bytes read at a time: a CSV block is this much, cut at its last line end.
 _READ = 1 << 20
 #: The longest line (header or row) a data file may have, in bytes: a file
@@ -127,6 +127,47 @@ class Part:
     delimiter: str | None = None
 
 
+#: glibc's ``mallopt`` parameters (malloc.h) and what data mode sets them to.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_SETTINGS = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 256 << 20))
+_heap_kept = False
+
+
+def keep_freed_heap(over_environment: bool = False) -> bool:
+    """Let this process keep the memory its chunks free, for the next chunk (glibc only).
+
+    A chunk's pass allocates every node's array (800 KB each at 100,000 rows, tens of MB in
+    all) and frees them at its end. By default glibc then gives the top of its heap back
+    to the system (and serves arrays above 128 KB with their own ``mmap``), so the next
+    chunk faults the same memory in again, page by page: that doubled the time of
+    evaluating 10^7 rows here (0.90 s against 0.46 s). This raises the two thresholds
+    once per process: arrays below 32 MiB come from the heap, and up to 256 MiB of freed
+    heap stays for reuse. The peak does not grow (freed memory is reused, not added to);
+    it stays bounded by the chunk size.
+
+    A ``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_MMAP_THRESHOLD_`` in the environment is the
+    user's choice and is left alone, unless ``over_environment``: on a Dask worker, whose
+    nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` itself (to hand memory back sooner; with it
+    a partition cost 2.5 times its CPU time in one process). Returns whether the settings
+    were made (now or earlier).
+    """
+    global _heap_kept
+    if _heap_kept:
+        return True
+    if not sys.platform.startswith("linux") or not over_environment and (
+            "MALLOC_TRIM_THRESHOLD_" in os.environ or "MALLOC_MMAP_THRESHOLD_" in os.environ):
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    _heap_kept = all(mallopt(param, value) == 1 for param, value in _HEAP_SETTINGS)
+    return _heap_kept
+
+
 def read_part(part: Part, names: list[str], chunk_rows: int = DEFAULT_CHUNK_ROWS,
               first: int | None = None, require_rows: bool = False):
     """The chunks of ``part`` (``Part``) holding the columns ``names``; ``first`` numbers its
@@ -136,6 +177,7 @@ def read_part(part: Part, names: list[str], chunk_rows: int = DEFAULT_CHUNK_ROWS
     Module-level and picklable, for engines that read parts in other processes: the same
     checks and messages as ``DataFile.chunks`` (a bad cell names file, line and column).
     """
+    keep_freed_heap()
     source = _open_source(part.path, part.delimiter, part.kind)
     try:
         index = [source.index(n) for n in names]
@@ -178,6 +220,7 @@ class DataFile:
 
     def __init__(self, path: str, delimiter: str | None = None,
                  chunk_rows: int = DEFAULT_CHUNK_ROWS):
+        keep_freed_heap()
         self.path = path
         self.name = "<stdin>" if path == "-" else path
         #: the name as shown in messages: control characters escaped
