@@ -187,3 +187,63 @@ def test_data_mode_keeps_the_freed_heap_unless_the_environment_says(variable):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == ("False" if variable else "True")
+
+
+# ---------------------------------------------------------------- inf and nan tested where they could be lost
+
+def test_the_loss_tests_its_values_before_sigmoid_and_at_the_output_only():
+    from autodiff_cli.calculus.engine import checked_nodes
+
+    m, _ = merged(parse(LOSS))
+    checked = checked_nodes(m)
+    assert [m.ops[i].name for i in range(len(m)) if checked[i] and m.inputs[i]] == ["add", "neg"]
+    assert m.ops[m.inputs[[i for i in range(len(m)) if m.ops[i].name == "sigmoid"][0]][0]].name \
+        == "add"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_testing_fewer_nodes_finds_the_same_first_bad_node(seed):
+    """forward_array testing only ``checked_nodes`` gives what testing every node gives:
+    the same values, or the same error naming the same node and row, on random formulas
+    over columns that leave the domains (zeros, negatives, huge values)."""
+    import random
+
+    from autodiff_cli.calculus.engine import checked_nodes, forward_array
+    from autodiff_cli.errors import EvalError
+
+    from .formulas import formula
+
+    rng = random.Random(seed)
+    data_rng = np.random.default_rng(seed)
+    columns = {name: data_rng.choice([0.0, -1.0, 1e300, -1e300, 2.0, -0.0, 0.5, 800.0, -800.0],
+                                     size=64)
+               for name in ("x", "y", "z")}
+    errors = 0
+    for _ in range(150):
+        g = parse(formula(rng, depth=5, piecewise=True))
+        varies = [False] * len(g)
+        for i, ins in enumerate(g.inputs):
+            varies[i] = any(varies[j] for j in ins) if ins else g.ops[i].name == "var"
+        if not varies[g.output]:
+            continue
+        needs = [False] * len(g)
+        outcome = []
+        for checked in (None, checked_nodes(g)):
+            values = [0.0] * len(g)
+            for i, v in g.consts.items():
+                values[i] = v
+            for name, i in g.variables.items():
+                values[i] = columns[name]
+            try:
+                forward_array(g, values, np, varies, needs, local=False, checked=checked)
+                outcome.append(("ok", values[g.output]))
+            except EvalError as exc:
+                outcome.append(("error", exc.message))
+        (kind, a), (kind2, b) = outcome
+        assert kind == kind2, (g.source, a, b)
+        if kind == "ok":
+            assert np.array_equal(a, b, equal_nan=True)
+        else:
+            errors += 1
+            assert a == b, g.source
+    assert errors > 20  # the columns do leave the domains

@@ -938,3 +938,59 @@ def test_an_op_compiles_in_a_fresh_interpreter_and_says_so_without_a_compiler():
     assert r.returncode == 0, r.stderr
     assert r.stdout == ("no rule compiler is registered for the op table: import "
                         "autodiff_cli.calculus (it registers one) before using an op\n")
+
+
+# --------------------------------------------------------------------- inf and nan carried through
+
+NONFINITE = (math.inf, -math.inf, math.nan)
+#: Companions of a non-finite input: ordinary numbers, zeros, tiny, huge, near the overflow
+#: of exp and cosh, and the non-finite values themselves.
+COMPANIONS = (0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, math.pi / 2, 1e-300, -1e-300, 1e300,
+              -1e300, 710.0, -710.0, 1e-320) + NONFINITE
+CARRIERS = [(name, k) for name, op in OPS.items() for k, letter in enumerate("ab")
+            if letter in op.carries]
+
+
+def test_carries_names_real_inputs():
+    assert CARRIERS, "some op carries inf and nan"
+    for op in OPS.values():
+        assert set(op.carries) <= set("ab"[:op.arity or 0]), op.name
+
+
+@pytest.mark.parametrize("name, k", CARRIERS)
+def test_a_carried_inf_or_nan_comes_out_as_inf_or_nan(name, k):
+    """``Op.carries`` over NumPy arrays: an input it names that is inf or nan gives inf or
+    nan, whatever the other input (every companion, and each non-finite value)."""
+    import itertools
+
+    import numpy as np
+
+    op = OPS[name]
+    others = [COMPANIONS] * (op.arity - 1)
+    rows = [combo[:k] + (bad,) + combo[k:] for bad in NONFINITE
+            for combo in itertools.product(*others)]
+    columns = [np.array(c, dtype=np.float64) for c in zip(*rows)]
+    with np.errstate(all="ignore"):
+        out = np.asarray(op.array_value(np, *columns), dtype=np.float64)
+    kept = np.isfinite(out)
+    assert not kept.any(), [rows[r] for r in np.flatnonzero(kept)[:5]]
+
+
+def test_ops_that_lose_inf_or_nan_do_not_claim_to_carry_it():
+    """The ops left out lose a non-finite input somewhere (so the claim would be false):
+    exp(-inf) = 0, sigmoid(inf) = 1, 1/inf = 0, ..."""
+    import numpy as np
+
+    lost = {"exp": (-math.inf,), "expm1": (-math.inf,), "sigmoid": (math.inf,), "tanh": (math.inf,),
+            "atan": (math.inf,), "softplus": (-math.inf,), "relu": (-math.inf,),
+            "sign": (math.inf,), "step": (math.inf,), "erf": (math.inf,), "erfc": (math.inf,),
+            "sech": (math.inf,), "coth": (math.inf,), "acot": (math.inf,), "csch": (math.inf,),
+            "div": (1.0, math.inf), "logb": (2.0, math.inf), "pow": (math.inf, 0.0),
+            "max": (-math.inf, 1.0), "min": (math.inf, 1.0), "atan2": (math.inf, 1.0)}
+    for name, args in lost.items():
+        op = OPS[name]
+        with np.errstate(all="ignore"):
+            out = op.array_value(np, *(np.array([a]) for a in args))
+        assert np.isfinite(out).all(), name
+        position = next(k for k, a in enumerate(args) if not math.isfinite(a))
+        assert "ab"[position] not in op.carries, name

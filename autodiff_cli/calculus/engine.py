@@ -250,13 +250,34 @@ def _gradient_error(graph: Graph, values, locals_, grads, names) -> EvalError:
 # by every row receives the sum of its rows' contributions: that sum is taken
 # where a per-row gradient flows into a shared value. NumPy comes in as ``np``.
 
+def checked_nodes(graph: Graph) -> list[bool]:
+    """The nodes whose values ``forward_array`` tests for inf and nan: each output, each
+    node nothing reads, and each node that an op reads without carrying inf and nan
+    through (``Op.carries``: exp(-inf) is 0). Every other node's inf or nan reaches one of
+    these, so testing them finds every one (the message still names the first node)."""
+    ops, inputs = graph.ops, graph.inputs
+    checked = [False] * len(inputs)
+    read = [False] * len(inputs)
+    for ins, op in zip(inputs, ops):
+        carries = op.carries
+        for k, j in enumerate(ins):
+            read[j] = True
+            if not checked[j] and (k >= 26 or "abcdefghijklmnopqrstuvwxyz"[k] not in carries):
+                checked[j] = True
+    for k in graph.outputs:
+        checked[k] = True
+    return [c or not r for c, r in zip(checked, read)]
+
+
 def forward_array(graph: Graph, values: list, np, varies: list[bool], needs: list[bool],
-                  row_text=None, local: bool = True):
+                  row_text=None, local: bool = True, checked: list[bool] | None = None):
     """Data mode: fill ``values`` in place (arrays for varying nodes, floats for the
     others) and return the local gradients of the edges a gradient will use.
 
     A row outside an op's domain raises EvalError naming the node and, through
-    ``row_text(r)`` (r: 0-based index into the arrays), the row.
+    ``row_text(r)`` (r: 0-based index into the arrays), the row. ``checked``
+    (``checked_nodes``): test only these nodes' values for inf and nan (the error still
+    names the first node that has one); None: every node's.
     """
     ops, inputs = graph.ops, graph.inputs
     locals_: list = [()] * len(ops)
@@ -269,25 +290,51 @@ def forward_array(graph: Graph, values: list, np, varies: list[bool], needs: lis
             args = [values[j] for j in ins]
             wanted = local and any(needs[j] for j in ins)
             if not varies[i]:
-                values[i], loc = _node(graph, i, args, wanted)
+                try:
+                    values[i], loc = _node(graph, i, args, wanted)
+                except EvalError:
+                    if checked is None:
+                        raise
+                    _raise_first_nonfinite(graph, i, values, varies, np, row_text)
+                    raise
                 if wanted:
                     locals_[i] = loc
                 continue
             v = op.array_value(np, *args)
-            # A finite sum means every element is finite (the exact test only when it is not).
-            if not isfinite(v.sum()) and not (finite := isfinite(v)).all():
-                r = int(np.argmin(finite))
-                row = [float(a[r]) if isinstance(a, np.ndarray) else a for a in args]
-                try:
-                    op.value(*row)
-                    exc = None
-                except _ARITH_ERRORS as e:
-                    exc = e
-                raise _domain_error(graph, i, row, exc, row_text(r) if row_text else f"row {r + 1}")
             values[i] = v
+            # A finite sum means every element is finite (the exact test only when it is not).
+            if (checked is None or checked[i]) and not isfinite(v.sum()) \
+                    and not isfinite(v).all():
+                if checked is not None:
+                    _raise_first_nonfinite(graph, i, values, varies, np, row_text)
+                raise _array_domain_error(graph, i, values, np, row_text)
             if wanted:
                 locals_[i] = op.array_local(np, *args, v)
     return locals_
+
+
+def _raise_first_nonfinite(graph: Graph, i: int, values: list, varies: list[bool], np,
+                           row_text) -> None:
+    """Node ``i`` failed where only some nodes are tested: the error of the first varying
+    node before it whose values hold inf or nan, if there is one (as a pass testing every
+    node would have raised)."""
+    inputs, isfinite = graph.inputs, np.isfinite
+    for k in range(i):
+        if varies[k] and inputs[k] and not isfinite(values[k]).all():
+            raise _array_domain_error(graph, k, values, np, row_text)
+
+
+def _array_domain_error(graph: Graph, i: int, values: list, np, row_text) -> EvalError:
+    """The error of node ``i``, whose values are not all finite: at its first such row."""
+    r = int(np.argmin(np.isfinite(values[i])))
+    row = [float(a[r]) if isinstance(a, np.ndarray) else a for a in
+           (values[j] for j in graph.inputs[i])]
+    try:
+        graph.ops[i].value(*row)
+        exc = None
+    except _ARITH_ERRORS as e:
+        exc = e
+    return _domain_error(graph, i, row, exc, row_text(r) if row_text else f"row {r + 1}")
 
 
 def array_kinks(graph: Graph, values: list, np, varies: list[bool]) -> list[tuple[int, int, int]]:

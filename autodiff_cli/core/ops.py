@@ -122,7 +122,14 @@ class Op:
       ``convention``: the derivative the engine uses at the kink;
     - ``min_arity``; ``expand``: a formula in the inputs a, b computing the same value from
       primitive ops (ops with one are "fused" nodes that --expand can rewrite);
-      ``aliases``: the names a formula may call it by.
+      ``aliases``: the names a formula may call it by;
+    - ``carries``: the inputs (letters) through which inf and nan always come out: where
+      such an input is inf or nan, so is the value, whatever the other inputs (over NumPy
+      arrays). ``a + b`` carries both (inf - inf is nan), ``a/b`` only a (1/inf is 0),
+      ``exp`` neither (exp(-inf) is 0). The data engine tests a node's values for inf and
+      nan only where they could be lost: before an op that does not carry them, and at
+      the output (``engine.checked_nodes``). A claim here is a promise tests/test_ops.py
+      holds the NumPy backend to.
 
     A plain class rather than a frozen dataclass: the table is built at every start-up
     and creating a dataclass (with the ``dataclasses`` module itself) costs ~2 ms there.
@@ -131,16 +138,17 @@ class Op:
     """
 
     FIELDS = ("name", "arity", "formula", "d", "domain", "symbol", "kind", "kink_at",
-              "convention", "min_arity", "expand", "aliases")
+              "convention", "min_arity", "expand", "aliases", "carries")
 
     def __init__(self, name: str, arity: int | None, formula: str | None = None,
                  d: tuple[str, ...] | Rule = (), domain: str | None = None, symbol: str = "",
                  kind: str = "function", kink_at: str | Rule | None = None,
                  convention: str = "", min_arity: int = 1, expand: str | None = None,
-                 aliases: tuple[str, ...] = ()):
+                 aliases: tuple[str, ...] = (), carries: str = ""):
         self.__dict__.update(name=name, arity=arity, formula=formula, d=d, domain=domain,
                              symbol=symbol, kind=kind, kink_at=kink_at, convention=convention,
-                             min_arity=min_arity, expand=expand, aliases=aliases)
+                             min_arity=min_arity, expand=expand, aliases=aliases,
+                             carries=carries)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"cannot assign to field {name!r}: an op is read-only")
@@ -195,54 +203,59 @@ _ROWS = (
     Op("var", 0, kind="leaf"),
     Op("const", 0, kind="leaf"),
     # arithmetic
-    Op("add", 2, "a + b", d=("1", "1"), symbol="+", kind="infix"),
-    Op("sub", 2, "a - b", d=("1", "-1"), symbol="-", kind="infix"),
-    Op("mul", 2, "a*b", d=("b", "a"), symbol="*", kind="infix"),
+    Op("add", 2, "a + b", d=("1", "1"), symbol="+", kind="infix", carries="ab"),
+    Op("sub", 2, "a - b", d=("1", "-1"), symbol="-", kind="infix", carries="ab"),
+    Op("mul", 2, "a*b", d=("b", "a"), symbol="*", kind="infix", carries="ab"),
     # -a/b² as -out/b, unless out went subnormal (and lost digits): then div_prod.
     Op("div", 2, "a/b", d=rule("div", "1/b", "-out/b"),
-       domain="a nonzero divisor", symbol="/", kind="infix"),
+       domain="a nonzero divisor", symbol="/", kind="infix", carries="a"),
     Op("pow", 2, "pow", d=rule("pow", "b*out/a", "out*log(a)"),
        domain="a positive base, or a zero base with a non-negative exponent, "
               "or a negative base with an integer exponent",
        symbol="^", kind="infix", aliases=("pow",)),
-    Op("neg", 1, "-a", d=("-1",), symbol="-", kind="prefix"),
+    Op("neg", 1, "-a", d=("-1",), symbol="-", kind="prefix", carries="a"),
     # exponentials and logarithms
     Op("exp", 1, "exp", d=("out",)),
-    Op("log", 1, "log", d=("1/a",), domain="x > 0", aliases=("log", "ln")),
+    Op("log", 1, "log", d=("1/a",), domain="x > 0", aliases=("log", "ln"), carries="a"),
     Op("logb", 2, "log(a)/log(b)", d=("div_prod(1, a, log(b))", "div_prod(-out, b, log(b))"),
-       domain="x > 0 and a positive base other than 1", symbol="log", aliases=("log",)),
-    Op("log2", 1, "log2", d=("div_prod(1, a, log(2))",), domain="x > 0"),
-    Op("log10", 1, "log10", d=("div_prod(1, a, log(10))",), domain="x > 0"),
-    Op("log1p", 1, "log1p", d=("1/(1 + a)",), domain="x > -1"),
+       domain="x > 0 and a positive base other than 1", symbol="log", aliases=("log",), carries="a"),
+    Op("log2", 1, "log2", d=("div_prod(1, a, log(2))",), domain="x > 0", carries="a"),
+    Op("log10", 1, "log10", d=("div_prod(1, a, log(10))",), domain="x > 0", carries="a"),
+    Op("log1p", 1, "log1p", d=("1/(1 + a)",), domain="x > -1", carries="a"),
     # expm1' = e^a, not out + 1 (which rounds e^-40 away).
     Op("expm1", 1, "expm1", d=("exp(a)",)),
-    Op("sqrt", 1, "sqrt", d=("0.5/out",), domain="x >= 0"),
-    Op("cbrt", 1, "cbrt", d=("1/(3*out^2)",)),
+    Op("sqrt", 1, "sqrt", d=("0.5/out",), domain="x >= 0", carries="a"),
+    Op("cbrt", 1, "cbrt", d=("1/(3*out^2)",), carries="a"),
     # piecewise. sign and step jump at 0: their derivative is 0 on both sides, taken as 0
     # at the jump too (a finite difference across it measures the jump, not a slope).
     Op("sign", 1, "sign", d=("0",), kink_at="a == 0.0",
        convention="sign'(0) = 0 (the value jumps at 0; the derivative is 0 on both sides)"),
     Op("step", 1, "step", d=("0",), kink_at="a == 0.0",
        convention="step'(0) = 0 (the value jumps at 0; the derivative is 0 on both sides)"),
-    Op("abs", 1, "abs", d=("sign(a)",), kink_at="a == 0.0", convention="d|x|/dx = 0 at x = 0"),
+    Op("abs", 1, "abs", d=("sign(a)",), kink_at="a == 0.0", convention="d|x|/dx = 0 at x = 0",
+       carries="a"),
     Op("relu", 1, "relu", d=("step(a)",), kink_at="a == 0.0", convention="relu'(0) = 0"),
     Op("max", None, "max", d=rule("max"), kink_at=rule("ties"), min_arity=1, convention=_TIES),
     Op("min", None, "min", d=rule("min"), kink_at=rule("ties"), min_arity=1, convention=_TIES),
     Op("hypot", 2, "hypot", d=rule("hypot", "a/out", "b/out"),
        kink_at="(a == 0.0) & (b == 0.0)",
-       convention="the gradient of hypot at (0, 0) is taken as (0, 0)", expand="sqrt(a^2 + b^2)"),
+       convention="the gradient of hypot at (0, 0) is taken as (0, 0)", expand="sqrt(a^2 + b^2)",
+       carries="ab"),
     # trigonometric
-    Op("sin", 1, "sin", d=("cos(a)",)),
-    Op("cos", 1, "cos", d=("-sin(a)",)),
-    Op("tan", 1, "tan", d=("1 + out^2",), expand="sin(a)/cos(a)"),
-    Op("sec", 1, "1/cos(a)", d=("out*tan(a)",), domain="cos(x) != 0", expand="1/cos(a)"),
-    Op("csc", 1, "1/sin(a)", d=("-out/tan(a)",), domain="sin(x) != 0", expand="1/sin(a)"),
-    Op("cot", 1, "1/tan(a)", d=("-(1 + out^2)",), domain="sin(x) != 0", expand="cos(a)/sin(a)"),
+    Op("sin", 1, "sin", d=("cos(a)",), carries="a"),
+    Op("cos", 1, "cos", d=("-sin(a)",), carries="a"),
+    Op("tan", 1, "tan", d=("1 + out^2",), expand="sin(a)/cos(a)", carries="a"),
+    Op("sec", 1, "1/cos(a)", d=("out*tan(a)",), domain="cos(x) != 0", expand="1/cos(a)",
+       carries="a"),
+    Op("csc", 1, "1/sin(a)", d=("-out/tan(a)",), domain="sin(x) != 0", expand="1/sin(a)",
+       carries="a"),
+    Op("cot", 1, "1/tan(a)", d=("-(1 + out^2)",), domain="sin(x) != 0", expand="cos(a)/sin(a)",
+       carries="a"),
     # (1 - a)(1 + a), not 1 - a², which cancels near |a| = 1.
     Op("asin", 1, "asin", d=("1/sqrt((1 - a)*(1 + a))",), domain="-1 <= x <= 1",
-       aliases=("asin", "arcsin")),
+       aliases=("asin", "arcsin"), carries="a"),
     Op("acos", 1, "acos", d=("-1/sqrt((1 - a)*(1 + a))",), domain="-1 <= x <= 1",
-       aliases=("acos", "arccos")),
+       aliases=("acos", "arccos"), carries="a"),
     # 1/(1 + a²) as (1/hypot(1, a))²: a² overflows from 1.3e154.
     Op("atan", 1, "atan", d=("(1/hypot(1, a))^2",), aliases=("atan", "arctan")),
     # sqrt(a² - 1) as sqrt(|a| - 1)·sqrt(|a| + 1): no cancellation near 1, no overflow.
@@ -257,19 +270,19 @@ _ROWS = (
                   "the gradient is the one-sided limit, the same from both sides",
        domain="(y, x) != (0, 0) for the gradient", aliases=("atan2", "arctan2")),
     # hyperbolic
-    Op("sinh", 1, "sinh", d=("cosh(a)",)),
-    Op("cosh", 1, "cosh", d=("sinh(a)",)),
+    Op("sinh", 1, "sinh", d=("cosh(a)",), carries="a"),
+    Op("cosh", 1, "cosh", d=("sinh(a)",), carries="a"),
     # tanh' = sech², coth' = -csch²: 1 - out² would round to 0 once out rounds to ±1.
     Op("tanh", 1, "tanh", d=("sech(a)^2",), expand="(exp(a) - exp(-a))/(exp(a) + exp(-a))"),
     Op("sech", 1, "sech", d=("-out*tanh(a)",), expand="1/cosh(a)"),
     Op("csch", 1, "csch", d=("-out/tanh(a)",), domain="x != 0", expand="1/sinh(a)"),
     Op("coth", 1, "1/tanh(a)", d=("-csch(a)^2",), domain="x != 0", expand="cosh(a)/sinh(a)"),
     # hypot(1, a) and sqrt(a - 1)·sqrt(a + 1): a² overflows from 1.3e154.
-    Op("asinh", 1, "asinh", d=("1/hypot(1, a)",), aliases=("asinh", "arcsinh")),
+    Op("asinh", 1, "asinh", d=("1/hypot(1, a)",), aliases=("asinh", "arcsinh"), carries="a"),
     Op("acosh", 1, "acosh", d=("1/(sqrt(a - 1)*sqrt(a + 1))",), domain="x >= 1",
-       aliases=("acosh", "arccosh")),
+       aliases=("acosh", "arccosh"), carries="a"),
     Op("atanh", 1, "atanh", d=("1/((1 - a)*(1 + a))",), domain="-1 < x < 1",
-       aliases=("atanh", "arctanh")),
+       aliases=("atanh", "arctanh"), carries="a"),
     Op("asech", 1, "asech", d=("-1/(a*sqrt((1 - a)*(1 + a)))",), domain="0 < x <= 1",
        expand="acosh(1/a)"),
     Op("acsch", 1, "acsch", d=("-(1/abs(a))/hypot(1, a)",), domain="x != 0",

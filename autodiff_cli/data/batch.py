@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autodiff_cli.calculus.engine import array_kinks, backward_array, evaluate, forward_array
+from autodiff_cli.calculus.engine import array_kinks, backward_array, checked_nodes, evaluate, forward_array
 from autodiff_cli.calculus.steps import Step, backward_steps
 from autodiff_cli.check.numeric import EPS, NotAnalytic, OutOfDomain, Settings, judge
 from autodiff_cli.core.graph import Graph, merged
@@ -102,6 +102,7 @@ class Setup:
                 varies[i] = graph.labels[i] in column_set
                 needs[i] = not varies[i]
         self.varies, self.needs = varies, needs
+        self.checked = checked_nodes(graph)  # the nodes a pass tests for inf and nan
         self._plan = None
 
     def plan(self) -> Plan:
@@ -162,7 +163,9 @@ class Plan:
         self.same = graph is setup.graph
         if self.same:  # nothing merges: the formula's own pass (``members`` is not needed)
             self.varies, self.needs, self.members = setup.varies, setup.needs, None
+            self.checked = setup.checked
             return
+        self.checked = checked_nodes(graph)
         varies, needs = [False] * len(graph), [False] * len(graph)
         self.members: list[list[int]] = [[] for _ in range(len(graph))]
         for i, k in enumerate(new_id):
@@ -362,7 +365,8 @@ def scan(setup: Setup, chunks, at: dict[str, float], opts: Pass, progress=None,
     if plan is not None and plan.same:
         plan = None
     graph = setup.graph if plan is None else plan.graph
-    varies, needs = (setup.varies, setup.needs) if plan is None else (plan.varies, plan.needs)
+    varies, needs, checked = (setup.varies, setup.needs, setup.checked) if plan is None else \
+        (plan.varies, plan.needs, plan.checked)
     out = graph.output
     variables = graph.variables
     p = Partial(len(setup.graph), setup.params, opts)
@@ -378,7 +382,8 @@ def scan(setup: Setup, chunks, at: dict[str, float], opts: Pass, progress=None,
         rows = chunk.rows
         try:
             locals_ = forward_array(graph, values, np, varies, needs,
-                                    lambda r, c=chunk: setup.row_text(c, r), local=not value_only)
+                                    lambda r, c=chunk: setup.row_text(c, r), local=not value_only,
+                                    checked=checked)
         except EvalError:
             if plan is not None:  # the formula's own pass names the node as the user sees it
                 _formula_pass(setup, chunk, at, local=not value_only)
