@@ -14,7 +14,12 @@ is shared. Jobs (both print the value and the gradient, which must agree to
 
 * ``numpy``: ``adiff grad LOSS --data 'DIR/part-*.parquet' --at … --format plain --no-check``;
 * ``dask``: the same with ``--engine dask`` (a LocalCluster of one single-threaded
-  worker process per core: 2 here, started and stopped by the command).
+  worker process per core: 2 here, started and stopped by the command);
+* ``running``: the same with ``--engine dask --scheduler ADDRESS``, on a cluster started
+  once before the rounds as the README's "Beyond one machine" starts one (``dask
+  scheduler``, then ``dask worker --nworkers 2 --nthreads 1``; the workers with Dask's
+  statistical profiler off, ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``, as
+  adiff's own local cluster has it): what a pass costs once a cluster is up.
 
 Then the costs that decide how it scales, measured in this process:
 
@@ -140,6 +145,42 @@ def agree(a: dict, b: dict) -> float:
     return max(abs(a[k] - b[k]) / max(abs(a[k]), abs(b[k]), 1e-300) for k in keys)
 
 
+class RunningCluster:
+    """``dask scheduler`` and ``dask worker --nworkers N --nthreads 1`` as processes on
+    loopback (the README's recipe), up until ``close``; ``address`` is the scheduler's."""
+
+    def __init__(self, workers: int, folder: Path):
+        from distributed import Client
+
+        bin_dir = Path(sys.executable).parent
+        dask = str(bin_dir / "dask") if (bin_dir / "dask").exists() else "dask"
+        self.file = folder / "scheduler.json"
+        self.file.unlink(missing_ok=True)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        env = dict(CHILD_ENV, DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False")
+        self.procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                        "--no-dashboard", "--scheduler-file", str(self.file)],
+                                       env=env, **quiet)]
+        deadline = time.monotonic() + 60
+        while not self.file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(self.file),
+                                            "--nworkers", str(workers), "--nthreads", "1",
+                                            "--no-dashboard"], env=env, **quiet))
+        with Client(scheduler_file=str(self.file), timeout=60) as client:
+            client.wait_for_workers(workers, timeout=60)
+            self.address = client.scheduler.address
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 # ---------------------------------------------------------------- the costs, in this process
 
 def costs(paths: list[Path], workers: int, chunk: int = 100_000) -> dict:
@@ -231,29 +272,43 @@ def main(argv=None) -> int:
         say(f"data: {args.rows:,} rows in {len(paths)} Parquet files under {folder} "
             f"({sum(p.stat().st_size for p in paths) / 2**30:.2f} GiB, {time.perf_counter() - t0:.0f} s)")
         glob = str(folder / "part-*.parquet")
-        jobs = {"numpy": adiff_cmd(adiff, glob, "numpy", args.chunk_size),
-                "dask": adiff_cmd(adiff, glob, "dask", args.chunk_size)}
-        report["chunk_size"] = args.chunk_size
-        runs: dict[str, list[dict]] = {k: [] for k in jobs}
-        for r in range(args.rounds):
-            for name in (list(jobs) if r % 2 == 0 else list(reversed(jobs))):
-                runs[name].append(run(jobs[name]))
-                say(f"  round {r + 1} {name:5}: {runs[name][-1]['wall']:7.2f} s  "
-                    f"(load {runs[name][-1]['load']:.2f})")
-        diff = max(agree(a["result"], b["result"]) for a, b in zip(runs["numpy"], runs["dask"]))
-        ratios = [a["wall"] / b["wall"] for a, b in zip(runs["numpy"], runs["dask"])]
+        cluster = RunningCluster(args.workers, folder)
+        try:
+            jobs = {"numpy": adiff_cmd(adiff, glob, "numpy", args.chunk_size),
+                    "dask": adiff_cmd(adiff, glob, "dask", args.chunk_size),
+                    "running": adiff_cmd(adiff, glob, "dask", args.chunk_size)
+                    + ["--scheduler", cluster.address]}
+            report["chunk_size"] = args.chunk_size
+            runs: dict[str, list[dict]] = {k: [] for k in jobs}
+            run(jobs["running"])  # uncounted: the workers import adiff
+            names = list(jobs)
+            for r in range(args.rounds):
+                for name in names[r % len(names):] + names[:r % len(names)]:
+                    runs[name].append(run(jobs[name]))
+                    say(f"  round {r + 1} {name:7}: {runs[name][-1]['wall']:7.2f} s  "
+                        f"(load {runs[name][-1]['load']:.2f})")
+        finally:
+            cluster.close()
+        diff = max(agree(a["result"], b["result"]) for name in ("dask", "running")
+                   for a, b in zip(runs["numpy"], runs[name]))
+        ratios = {name: [a["wall"] / b["wall"] for a, b in zip(runs["numpy"], runs[name])]
+                  for name in ("dask", "running")}
         med = {k: statistics.median(r["wall"] for r in rs) for k, rs in runs.items()}
         report["runs"] = runs
         report["median_s"] = med
         report["rows_per_s"] = {k: args.rows / v for k, v in med.items()}
-        report["speedup"] = statistics.median(ratios)
+        report["speedup"] = statistics.median(ratios["dask"])
+        report["speedup_running"] = statistics.median(ratios["running"])
         report["max_rel_diff"] = diff
         mrows = {k: args.rows / v / 1e6 for k, v in med.items()}
         say(f"{args.rows:,} rows (--chunk-size {args.chunk_size or 'default'}): one process "
-            f"{med['numpy']:.2f} s ({mrows['numpy']:.1f} M rows/s), "
-            f"dask {args.workers} workers {med['dask']:.2f} s ({mrows['dask']:.1f} M rows/s); "
-            f"speed-up (median of per-round ratios) {report['speedup']:.2f}x "
-            f"[{', '.join(f'{x:.2f}' for x in ratios)}]; rel diff {diff:.1e}")
+            f"{med['numpy']:.2f} s ({mrows['numpy']:.1f} M rows/s); "
+            f"dask, {args.workers} workers started by the command: {med['dask']:.2f} s "
+            f"({mrows['dask']:.1f} M rows/s), speed-up {report['speedup']:.2f}x "
+            f"[{', '.join(f'{x:.2f}' for x in ratios['dask'])}]; on a running {args.workers}-worker "
+            f"cluster: {med['running']:.2f} s ({mrows['running']:.1f} M rows/s), speed-up "
+            f"{report['speedup_running']:.2f}x [{', '.join(f'{x:.2f}' for x in ratios['running'])}] "
+            f"(medians of per-round ratios); rel diff {diff:.1e}")
         # start-up: a 10-row file
         tiny = folder / "tiny.csv"
         tiny.write_text("x1,x2,y\n" + "".join(f"{k / 10},{-k / 10},{k % 2}\n" for k in range(10)))
