@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autodiff_cli.calculus.engine import array_kinks, backward_array, checked_nodes, evaluate, forward_array
+from autodiff_cli.calculus.engine import (
+    array_kinks,
+    backward_array,
+    checked_nodes,
+    evaluate,
+    forward_array,
+)
 from autodiff_cli.calculus.steps import Step, backward_steps
 from autodiff_cli.check.numeric import EPS, NotAnalytic, OutOfDomain, Settings, judge
 from autodiff_cli.core.graph import Graph, merged
