@@ -170,8 +170,6 @@ def test_sigmoid_over_an_array_is_the_two_branch_form():
     assert got is not a
 
 
-
-
 # ---------------------------------------------------------------- the heap kept between chunks
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
