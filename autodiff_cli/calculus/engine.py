@@ -16,6 +16,7 @@ import math
 from contextlib import contextmanager
 
 from autodiff_cli import calculus  # noqa: F401 - registers the op table's rule compiler
+from autodiff_cli.calculus.rules import PARAMS  # the names of an op's inputs: a, b, ...
 from autodiff_cli.core.graph import Graph
 from autodiff_cli.errors import EvalError, InputError, clip
 
@@ -262,7 +263,7 @@ def checked_nodes(graph: Graph) -> list[bool]:
         carries = op.carries
         for k, j in enumerate(ins):
             read[j] = True
-            if not checked[j] and (k >= 26 or "abcdefghijklmnopqrstuvwxyz"[k] not in carries):
+            if not checked[j] and (k >= len(PARAMS) or PARAMS[k] not in carries):
                 checked[j] = True
     for k in graph.outputs:
         checked[k] = True
